@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+// Error codes: errno values keep std::system_category; failures detected by uringcmd itself get
+// uringcmd::errc. describe() names both ("ENOENT: No such file or directory").
+#pragma once
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <system_error>
+
+namespace uringcmd {
+
+/// Failures detected before anything reaches the kernel.
+enum class errc {
+  ok = 0,
+  no_executor = 1,      ///< an operation was awaited on a thread with no running executor
+  sqe128_required,      ///< an 80-byte command on a ring set up without IORING_SETUP_SQE128
+  cqe32_required,       ///< the operation needs res2 but the ring has no IORING_SETUP_CQE32
+  payload_too_large,    ///< a uring_cmd payload larger than the SQE's command area
+  executor_stopping,    ///< submitted while the executor shuts down
+};
+
+class error_category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "uringcmd"; }
+  std::string message(int ev) const override {
+    switch (static_cast<errc>(ev)) {
+      case errc::ok: return "success";
+      case errc::no_executor: return "no uringcmd executor is running on this thread";
+      case errc::sqe128_required:
+        return "80-byte uring_cmd needs a ring set up with IORING_SETUP_SQE128 (ring_options::big_sqe)";
+      case errc::cqe32_required:
+        return "this command returns res2, which needs a ring set up with IORING_SETUP_CQE32 (ring_options::big_cqe)";
+      case errc::payload_too_large: return "uring_cmd payload is larger than 80 bytes";
+      case errc::executor_stopping: return "the executor is shutting down";
+    }
+    return "unknown uringcmd error " + std::to_string(ev);
+  }
+};
+
+inline const std::error_category& error_category() noexcept {
+  static const error_category_impl instance;
+  return instance;
+}
+
+inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
+
+/// An errno value (positive) as an error_code.
+inline std::error_code errno_code(int err) noexcept { return {err, std::system_category()}; }
+
+/// The symbolic name of an errno value ("EAGAIN"), or "E?<n>" when unknown.
+inline std::string errno_name(int err) {
+  if (const char* n = ::strerrorname_np(err)) return n;
+  return "E?" + std::to_string(err);
+}
+
+/// A one-line description that names the error: "ENOENT: No such file or directory".
+inline std::string describe(const std::error_code& ec) {
+  if (!ec) return "success";
+  if (ec.category() == std::system_category() || ec.category() == std::generic_category())
+    return errno_name(ec.value()) + ": " + ec.message();
+  return std::string(ec.category().name()) + ": " + ec.message();
+}
+
+/// The negative errno to hand back to the kernel (e.g. a ublk commit) for any error.
+inline int to_errno(const std::error_code& ec) noexcept {
+  if (!ec) return 0;
+  if (ec.category() == std::system_category() || ec.category() == std::generic_category()) return -ec.value();
+  if (ec.category() != error_category()) return -EIO;  // a foreign category's values are not errc
+  switch (static_cast<errc>(ec.value())) {
+    case errc::no_executor: return -EINVAL;
+    case errc::sqe128_required:
+    case errc::cqe32_required: return -EOPNOTSUPP;
+    case errc::payload_too_large: return -E2BIG;
+    case errc::executor_stopping: return -ECANCELED;
+    default: return -EIO;
+  }
+}
+
+}  // namespace uringcmd
+
+template <>
+struct std::is_error_code_enum<uringcmd::errc> : std::true_type {};
