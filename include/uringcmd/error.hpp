@@ -18,6 +18,7 @@ enum class errc {
   cqe32_required,       ///< the operation needs res2 but the ring has no IORING_SETUP_CQE32
   payload_too_large,    ///< a uring_cmd payload larger than the SQE's command area
   executor_stopping,    ///< submitted while the executor shuts down
+  buffer_too_large,     ///< a buffer or iovec count that does not fit the SQE's 32-bit length
 };
 
 class error_category_impl final : public std::error_category {
@@ -33,6 +34,7 @@ class error_category_impl final : public std::error_category {
         return "this command returns res2, which needs a ring set up with IORING_SETUP_CQE32 (ring_options::big_cqe)";
       case errc::payload_too_large: return "uring_cmd payload is larger than 80 bytes";
       case errc::executor_stopping: return "the executor is shutting down";
+      case errc::buffer_too_large: return "buffer larger than 4 GiB - 1 (the SQE's length is 32 bits): split the transfer";
     }
     return "unknown uringcmd error " + std::to_string(ev);
   }
@@ -71,7 +73,8 @@ inline int to_errno(const std::error_code& ec) noexcept {
     case errc::no_executor: return -EINVAL;
     case errc::sqe128_required:
     case errc::cqe32_required: return -EOPNOTSUPP;
-    case errc::payload_too_large: return -E2BIG;
+    case errc::payload_too_large:
+    case errc::buffer_too_large: return -E2BIG;
     case errc::executor_stopping: return -ECANCELED;
     default: return -EIO;
   }

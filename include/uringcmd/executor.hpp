@@ -89,6 +89,7 @@ class executor {
     flags_ = p.flags;
     features_ = p.features;
     cq_capacity_ = p.cq_entries;
+    admit_limit_ = cq_capacity_;
     big_cqe_ = flags_ & IORING_SETUP_CQE32;
     previous_ = std::exchange(detail::current_executor, this);
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -144,6 +145,7 @@ class executor {
     if (!pending_.empty() || in_flight_ + op.outstanding > cq_capacity_) [[unlikely]] {
       ++stats_.deferred;
       pending_.push(op);
+      update_admission();
       return;
     }
     issue(op);
@@ -153,14 +155,15 @@ class executor {
   /// through op.prepare); a stopping executor, a linked timeout, a backlog or a full CQ take the
   /// general path.
   template <class Fill>
-  void start_inline(op_base& op, Fill&& fill) noexcept {
-    if (stopping_ || op.link_timeout || !pending_.empty() || in_flight_ + 1 > cq_capacity_) [[unlikely]] {
+  void start_inline(op_base& op, op_base::prepare_fn prepare, Fill&& fill) noexcept {
+    // One compare covers "stopping", "a backlog to keep in order" and "CQ full" (admission()).
+    if (op.link_timeout || in_flight_ >= admit_limit_) [[unlikely]] {
+      op.prepare = prepare;
       start(op);
       return;
     }
     op.generation = ++generation_;
     op.outstanding = 1;
-    op.timeout_res = 0;
     io_uring_sqe* sqe = sqe_for(1);
     fill(*sqe);
     sqe->user_data = detail::encode(op);
@@ -269,8 +272,11 @@ class executor {
       }
     }
     pending_ = keep;
+    update_admission();
     return found;
   }
+
+  void update_admission() noexcept { admit_limit_ = (stopping_ || !pending_.empty()) ? 0 : cq_capacity_; }
 
   void fail_now(op_base& op, int res) noexcept {
     op.cqe = completion{};
@@ -320,6 +326,7 @@ class executor {
       pending_.pop();
       issue(*op);
     }
+    update_admission();
   }
 
   // Copies every available CQE into its op, then advances the CQ once.
@@ -434,6 +441,9 @@ class executor {
   unsigned in_flight_ = 0;
   bool big_cqe_ = false;
   bool stopping_ = false;
+  /// start_inline's fast path is open while in_flight_ < admit_limit_: the CQ size, or 0 while
+  /// stopping or while older ops wait in pending_.
+  unsigned admit_limit_ = 0;
   bool wake_armed_ = false;
   bool wakeup_fired_ = false;
   std::uint16_t generation_ = 0;
@@ -509,6 +519,7 @@ void executor::spawn(task<void> t) {
 
 void executor::shutdown() noexcept {
   stopping_ = true;
+  admit_limit_ = 0;
   // Ops still waiting for CQ room have no SQE yet: fail them here. Left queued, promote_pending
   // would issue them after the cancel-all below, and they would never complete.
   while (op_base* op = pending_.pop()) fail_now(*op, -ECANCELED);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <coroutine>
+#include <cstdint>
 #include <type_traits>
 #include <system_error>
 #include <utility>
@@ -25,23 +26,16 @@ class io_op : public op_base {
   // always_inline: g++ 12 otherwise emits it out of line (+10 instructions per op in call overhead).
   [[gnu::always_inline]] bool await_suspend(std::coroutine_handle<> h) noexcept {
     executor* ex = executor::current();
-    if (!ex) [[unlikely]] {
-      early_ = errc::no_executor;
-      return false;
-    }
-    if (errc e = self().validate(*ex); e != errc::ok) [[unlikely]] {
-      early_ = e;
-      return false;
-    }
+    if (!ex) [[unlikely]] return refuse(errc::no_executor);
+    if (errc e = self().validate(*ex); e != errc::ok) [[unlikely]] return refuse(e);
     waiter = h;
-    prepare = &prepare_thunk;
-    ex->start_inline(*this, [this](io_uring_sqe& sqe) noexcept { self().prepare_sqe(sqe); });
+    ex->start_inline(*this, &prepare_thunk, [this](io_uring_sqe& sqe) noexcept { self().prepare_sqe(sqe); });
     return true;
   }
 
   auto await_resume() noexcept {
     using R = decltype(self().finish(cqe));
-    if (early_ != errc::ok) [[unlikely]] return R(fail(early_));
+    if (cqe.res == refused) [[unlikely]] return R(fail(static_cast<errc>(cqe.flags)));
     return self().finish(cqe);
   }
 
@@ -52,7 +46,14 @@ class io_op : public op_base {
  private:
   Derived& self() noexcept { return static_cast<Derived&>(*this); }
   static void prepare_thunk(op_base& b, io_uring_sqe& sqe) noexcept { static_cast<Derived&>(b).prepare_sqe(sqe); }
-  errc early_ = errc::ok;
+  // An op refused before submission carries its errc in its completion (res = refused, a value
+  // no kernel returns), so the success path pays for no extra member or check.
+  static constexpr std::int32_t refused = INT32_MIN;
+  bool refuse(errc e) noexcept {
+    cqe.res = refused;
+    cqe.flags = static_cast<std::uint32_t>(e);
+    return false;
+  }
 };
 
 namespace detail {

@@ -25,7 +25,9 @@ struct op_base {
 
   op_base* next;  // intrusive link: pending or ready list
   prepare_fn prepare;
-  std::coroutine_handle<> waiter;
+  union {  // in a union: not zeroed by construction, it is always set before use
+    std::coroutine_handle<> waiter;
+  };
   completion cqe;
   /// When set, a LINK_TIMEOUT SQE is linked behind the op (see with_timeout).
   const __kernel_timespec* link_timeout = nullptr;

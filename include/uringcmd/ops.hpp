@@ -52,105 +52,62 @@ struct nop_op : io_op<nop_op> {
 };
 [[nodiscard("co_await it")]] inline nop_op nop() noexcept { return {}; }
 
-/// read/write at an offset (-1: the file position). Result: bytes transferred (short counts are
-/// returned as they are, never retried behind your back).
-struct read_op : io_op<read_op> {
-  fd_ref fd;
-  std::span<std::byte> buf;
-  std::uint64_t offset;
-  read_op(fd_ref f, std::span<std::byte> b, std::uint64_t off) noexcept : fd(f), buf(b), offset(off) {}
-  void prepare_sqe(io_uring_sqe& sqe) noexcept {
-    io_uring_prep_read(&sqe, fd.fd, buf.data(), static_cast<unsigned>(buf.size()), offset);
-    fd.apply(sqe);
-  }
-  result<std::size_t> finish(const completion& c) noexcept { return detail::value_result<std::size_t>(c); }
-};
-struct write_op : io_op<write_op> {
-  fd_ref fd;
-  std::span<const std::byte> buf;
-  std::uint64_t offset;
-  write_op(fd_ref f, std::span<const std::byte> b, std::uint64_t off) noexcept : fd(f), buf(b), offset(off) {}
-  void prepare_sqe(io_uring_sqe& sqe) noexcept {
-    io_uring_prep_write(&sqe, fd.fd, buf.data(), static_cast<unsigned>(buf.size()), offset);
-    fd.apply(sqe);
-  }
-  result<std::size_t> finish(const completion& c) noexcept { return detail::value_result<std::size_t>(c); }
-};
-[[nodiscard("co_await it")]] inline read_op read(fd_ref fd, std::span<std::byte> buf, std::uint64_t offset) noexcept {
-  return {fd, buf, offset};
-}
-[[nodiscard("co_await it")]] inline write_op write(fd_ref fd, std::span<const std::byte> buf,
-                                                   std::uint64_t offset) noexcept {
-  return {fd, buf, offset};
-}
+/// One data transfer: read/write (plain or through a registered buffer) and readv/writev.
+/// Result: bytes transferred; short counts are returned as they are, never retried behind your
+/// back. A buffer (or iovec count) that does not fit the SQE's 32-bit length is refused with
+/// errc::buffer_too_large instead of being truncated.
+struct transfer_op : io_op<transfer_op> {
+  transfer_op(std::uint8_t opcode, fd_ref f, const void* addr, std::size_t len, std::uint64_t off,
+              int buf_index = -1) noexcept
+      : fd_(f), addr_(addr), len_(len), offset_(off), buf_index_(buf_index), opcode_(opcode) {}
 
+  errc validate(const executor&) const noexcept {
+    return len_ > UINT32_MAX ? errc::buffer_too_large : errc::ok;
+  }
+  void prepare_sqe(io_uring_sqe& sqe) noexcept {
+    io_uring_prep_rw(opcode_, &sqe, fd_.fd, addr_, static_cast<unsigned>(len_), offset_);
+    if (buf_index_ >= 0) sqe.buf_index = static_cast<std::uint16_t>(buf_index_);
+    fd_.apply(sqe);
+  }
+  result<std::size_t> finish(const completion& c) noexcept { return detail::value_result<std::size_t>(c); }
+
+ private:
+  fd_ref fd_;
+  const void* addr_;
+  std::size_t len_;
+  std::uint64_t offset_;
+  int buf_index_;
+  std::uint8_t opcode_;
+};
+
+/// Reads into `buf` at `offset` (-1: the file position).
+[[nodiscard("co_await it")]] inline transfer_op read(fd_ref fd, std::span<std::byte> buf, std::uint64_t offset) noexcept {
+  return {IORING_OP_READ, fd, buf.data(), buf.size(), offset};
+}
+/// Writes `buf` at `offset` (-1: the file position).
+[[nodiscard("co_await it")]] inline transfer_op write(fd_ref fd, std::span<const std::byte> buf,
+                                                      std::uint64_t offset) noexcept {
+  return {IORING_OP_WRITE, fd, buf.data(), buf.size(), offset};
+}
 /// read/write through registered buffer `buf_index` (executor::register_buffers); `buf` must lie
 /// inside that buffer.
-struct read_fixed_op : io_op<read_fixed_op> {
-  fd_ref fd;
-  std::span<std::byte> buf;
-  std::uint64_t offset;
-  int buf_index;
-  read_fixed_op(fd_ref f, std::span<std::byte> b, std::uint64_t off, int idx) noexcept
-      : fd(f), buf(b), offset(off), buf_index(idx) {}
-  void prepare_sqe(io_uring_sqe& sqe) noexcept {
-    io_uring_prep_read_fixed(&sqe, fd.fd, buf.data(), static_cast<unsigned>(buf.size()), offset, buf_index);
-    fd.apply(sqe);
-  }
-  result<std::size_t> finish(const completion& c) noexcept { return detail::value_result<std::size_t>(c); }
-};
-struct write_fixed_op : io_op<write_fixed_op> {
-  fd_ref fd;
-  std::span<const std::byte> buf;
-  std::uint64_t offset;
-  int buf_index;
-  write_fixed_op(fd_ref f, std::span<const std::byte> b, std::uint64_t off, int idx) noexcept
-      : fd(f), buf(b), offset(off), buf_index(idx) {}
-  void prepare_sqe(io_uring_sqe& sqe) noexcept {
-    io_uring_prep_write_fixed(&sqe, fd.fd, buf.data(), static_cast<unsigned>(buf.size()), offset, buf_index);
-    fd.apply(sqe);
-  }
-  result<std::size_t> finish(const completion& c) noexcept { return detail::value_result<std::size_t>(c); }
-};
-[[nodiscard("co_await it")]] inline read_fixed_op read_fixed(fd_ref fd, std::span<std::byte> buf,
-                                                             std::uint64_t offset, int buf_index) noexcept {
-  return {fd, buf, offset, buf_index};
+[[nodiscard("co_await it")]] inline transfer_op read_fixed(fd_ref fd, std::span<std::byte> buf, std::uint64_t offset,
+                                                           int buf_index) noexcept {
+  return {IORING_OP_READ_FIXED, fd, buf.data(), buf.size(), offset, buf_index};
 }
-[[nodiscard("co_await it")]] inline write_fixed_op write_fixed(fd_ref fd, std::span<const std::byte> buf,
-                                                               std::uint64_t offset, int buf_index) noexcept {
-  return {fd, buf, offset, buf_index};
+[[nodiscard("co_await it")]] inline transfer_op write_fixed(fd_ref fd, std::span<const std::byte> buf,
+                                                            std::uint64_t offset, int buf_index) noexcept {
+  return {IORING_OP_WRITE_FIXED, fd, buf.data(), buf.size(), offset, buf_index};
 }
-
 /// Vectored read/write. LIFETIME: the iovec array must outlive the co_await (a temporary array
 /// in the co_await expression does).
-struct readv_op : io_op<readv_op> {
-  fd_ref fd;
-  std::span<const iovec> iov;
-  std::uint64_t offset;
-  readv_op(fd_ref f, std::span<const iovec> v, std::uint64_t off) noexcept : fd(f), iov(v), offset(off) {}
-  void prepare_sqe(io_uring_sqe& sqe) noexcept {
-    io_uring_prep_readv(&sqe, fd.fd, iov.data(), static_cast<unsigned>(iov.size()), offset);
-    fd.apply(sqe);
-  }
-  result<std::size_t> finish(const completion& c) noexcept { return detail::value_result<std::size_t>(c); }
-};
-struct writev_op : io_op<writev_op> {
-  fd_ref fd;
-  std::span<const iovec> iov;
-  std::uint64_t offset;
-  writev_op(fd_ref f, std::span<const iovec> v, std::uint64_t off) noexcept : fd(f), iov(v), offset(off) {}
-  void prepare_sqe(io_uring_sqe& sqe) noexcept {
-    io_uring_prep_writev(&sqe, fd.fd, iov.data(), static_cast<unsigned>(iov.size()), offset);
-    fd.apply(sqe);
-  }
-  result<std::size_t> finish(const completion& c) noexcept { return detail::value_result<std::size_t>(c); }
-};
-[[nodiscard("co_await it")]] inline readv_op readv(fd_ref fd, std::span<const iovec> iov, std::uint64_t offset) noexcept {
-  return {fd, iov, offset};
+[[nodiscard("co_await it")]] inline transfer_op readv(fd_ref fd, std::span<const iovec> iov,
+                                                      std::uint64_t offset) noexcept {
+  return {IORING_OP_READV, fd, iov.data(), iov.size(), offset};
 }
-[[nodiscard("co_await it")]] inline writev_op writev(fd_ref fd, std::span<const iovec> iov,
-                                                     std::uint64_t offset) noexcept {
-  return {fd, iov, offset};
+[[nodiscard("co_await it")]] inline transfer_op writev(fd_ref fd, std::span<const iovec> iov,
+                                                       std::uint64_t offset) noexcept {
+  return {IORING_OP_WRITEV, fd, iov.data(), iov.size(), offset};
 }
 
 /// fsync (or fdatasync with `data_only`).

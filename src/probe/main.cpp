@@ -57,7 +57,7 @@ void print(const uc::capabilities& caps, const probe::device_report& d) {
   std::cout << "== io_uring ==\n";
   caps.print(std::cout);
   std::cout << "\n== devices ==\n";
-  std::cout << "SCSI BSG nodes    " << (d.bsg.empty() ? "none" : "") << '\n';
+  std::cout << "SCSI BSG nodes    " << (d.bsg.empty() ? std::string("none") : std::to_string(d.bsg.size())) << '\n';
   for (const auto& b : d.bsg) std::cout << "  " << b.node << "  " << b.vendor << ' ' << b.model << '\n';
   std::cout << "BSG uring_cmd     "
             << (d.bsg_uring_cmd == probe::tristate::yes  ? "yes"
@@ -72,7 +72,7 @@ void print(const uc::capabilities& caps, const probe::device_report& d) {
   std::cout << "NVMe controllers  " << list(d.nvme_ctrl) << '\n';
   std::cout << "NVMe generic      " << list(d.nvme_generic) << '\n';
   std::cout << "ublk-control      ";
-  if (!d.ublk.present) std::cout << "none (modprobe ublk_drv)\n";
+  if (!d.ublk.present) std::cout << "none (no /dev/ublk-control: load ublk_drv, Linux 6.0+)\n";
   else if (d.ublk.error) std::cout << "present, " << uc::describe(d.ublk.error) << '\n';
   else {
     char mask[24];

@@ -243,3 +243,23 @@ TEST_CASE("a bad fd is EBADF, named by describe") {
     CHECK((co_await uc::write(ro.get(), buf, 0)).error() == std::errc::bad_file_descriptor);
   }());
 }
+
+TEST_CASE("a transfer longer than the SQE's 32-bit length is refused, not truncated") {
+  executor ex;
+  pipe_pair p;
+  // Constructed directly: no 4 GiB buffer is needed, because nothing may reach the kernel.
+  const std::size_t too_long = std::size_t{1} << 32;
+  auto r = sync_wait(ex, [&]() -> task<result<std::size_t>> {
+    co_return co_await transfer_op(IORING_OP_READ, p.rd.get(), nullptr, too_long, 0);
+  }());
+  CHECK(r.error() == errc::buffer_too_large);
+  CHECK(to_errno(r.error()) == -E2BIG);
+  CHECK(ex.stats().started == 0);
+  // One byte less than 4 GiB is the largest length that fits: it is submitted (and fails in the
+  // kernel with EFAULT, since the address is null) rather than refused.
+  auto fits = sync_wait(ex, [&]() -> task<result<std::size_t>> {
+    co_return co_await transfer_op(IORING_OP_WRITE, p.wr.get(), nullptr, too_long - 1, 0);
+  }());
+  CHECK(ex.stats().started == 1);
+  CHECK(fits.error() == std::errc::bad_address);
+}
