@@ -132,6 +132,20 @@ class executor {
 
   // ---- submission (executor thread only) ----
 
+  /// Gives `op` its SQE now even when the CQ is full or older ops wait for room: for cancellation
+  /// requests, which must not queue behind the very ops they are meant to cancel. One extra CQE
+  /// beyond the CQ size is kept by the kernel (IORING_FEAT_NODROP), never lost.
+  void start_urgent(op_base& op) noexcept {
+    op.generation = ++generation_;
+    op.outstanding = 1;
+    op.link_timeout = nullptr;
+    if (stopping_) [[unlikely]] {
+      fail_now(op, -ECANCELED);
+      return;
+    }
+    issue(op);
+  }
+
   /// Gives `op` its SQE(s) now, or queues it until the CQ has room for its completions
   /// (keeping in-flight work within the CQ size means no completion is ever dropped or parked).
   void start(op_base& op) noexcept {

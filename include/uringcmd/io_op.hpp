@@ -29,7 +29,12 @@ class io_op : public op_base {
     if (!ex) [[unlikely]] return refuse(errc::no_executor);
     if (errc e = self().validate(*ex); e != errc::ok) [[unlikely]] return refuse(e);
     waiter = h;
-    ex->start_inline(*this, &prepare_thunk, [this](io_uring_sqe& sqe) noexcept { self().prepare_sqe(sqe); });
+    if constexpr (requires { Derived::urgent; }) {
+      prepare = &prepare_thunk;
+      ex->start_urgent(*this);
+    } else {
+      ex->start_inline(*this, &prepare_thunk, [this](io_uring_sqe& sqe) noexcept { self().prepare_sqe(sqe); });
+    }
     return true;
   }
 

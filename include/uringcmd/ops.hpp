@@ -175,7 +175,9 @@ struct timeout_op : io_op<timeout_op> {
 [[nodiscard("co_await it")]] inline timeout_op sleep_for(std::chrono::nanoseconds d) noexcept { return timeout_op{d}; }
 
 /// Cancels every request on `fd` (IORING_ASYNC_CANCEL_FD|ALL, 5.19+). Result: how many were found.
+/// Issued at once even when the CQ is full of the ops it is meant to cancel (see start_urgent).
 struct cancel_fd_op : io_op<cancel_fd_op> {
+  static constexpr bool urgent = true;
   fd_ref fd;
   explicit cancel_fd_op(fd_ref f) noexcept : fd(f) {}
   void prepare_sqe(io_uring_sqe& sqe) noexcept {

@@ -170,6 +170,40 @@ TEST_CASE("with_stop: an op still waiting for CQ room is cancelled without being
   CHECK(p.queued() == 0);
 }
 
+TEST_CASE("cancel_fd is issued even when the CQ is full of the reads it cancels") {
+  // Without the urgent path the cancel would queue behind the reads it targets: a deadlock.
+  ring_options o;
+  o.entries = 4;
+  o.cq_entries = 8;
+  executor ex(o);
+  pipe_pair p;
+  std::array<std::byte, 10> sink{};
+  int cancelled = 0;
+  int got_data = 0;
+  result<unsigned> found = 0u;
+  auto reader = [](int fd, std::byte& out, int& c, int& d) -> task<void> {
+    auto r = co_await uringcmd::read(fd, std::span(&out, 1), 0);
+    if (r) ++d;
+    else if (r.error() == std::errc::operation_canceled) ++c;
+  };
+  auto canceller = [&]() -> task<void> {
+    co_await yield();
+    CHECK(ex.stats().deferred == 3);  // 7 reads + the wakeup read fill the 8 CQEs
+    found = co_await uringcmd::cancel_fd(p.rd.get());
+    // The 3 deferred reads got their SQEs once the cancelled ones freed CQ room; feed them.
+    p.put("abc");
+  };
+  std::vector<task<void>> all;
+  for (auto& b : sink) all.push_back(reader(p.rd.get(), b, cancelled, got_data));
+  all.push_back(canceller());
+  uc_test::watchdog dog(std::chrono::seconds(10), "cancel_fd queued behind a full CQ");
+  sync_wait(ex, when_all(std::move(all)));
+  CHECK(found.value() == 7);
+  CHECK(cancelled == 7);
+  CHECK(got_data == 3);
+  CHECK(p.queued() == 0);
+}
+
 TEST_CASE("a burst of cancels needing more CQEs than the CQ holds completes every op") {
   // Seven reads fill an 8-entry CQ (with the wakeup read); stopping them all queues seven
   // internal cancel SQEs on top, whose CQEs overflow the CQ and must come back from the kernel's
