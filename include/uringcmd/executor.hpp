@@ -314,7 +314,7 @@ class executor {
       while (io_uring_sq_space_left(&ring_) < n) {
         int r = io_uring_submit(&ring_);
         ++stats_.enters;
-        if (r == -EAGAIN || r == -EBUSY) reap_no_resume();
+        if (r == -EAGAIN || r == -EBUSY) reap();
       }
     }
     return io_uring_get_sqe(&ring_);
@@ -343,14 +343,15 @@ class executor {
     update_admission();
   }
 
-  // Copies every available CQE into its op, then advances the CQ once.
+  // Copies every available CQE into its op and advances the CQ once; the ops become ready but
+  // nothing is resumed (used where a coroutine is mid-suspension: a full SQ in sqe_for).
   void reap() noexcept {
     unsigned head;
     unsigned seen = 0;
     io_uring_cqe* c;
     io_uring_for_each_cqe(&ring_, head, c) {
       ++seen;
-      dispatch(*c);
+      if (op_base* op = dispatch(*c)) ready_.push(*op);
     }
     if (seen) {
       io_uring_cq_advance(&ring_, seen);
@@ -361,18 +362,16 @@ class executor {
     if (wakeup_fired_) on_wakeup();
   }
 
-  void reap_no_resume() noexcept { reap(); }
-
   // run_once's reap: each CQE is copied into its op and the CQ head moves past it before the op's
   // coroutine is resumed right here, without a trip through ready_. khead is re-read every time
-  // because a resumed coroutine may itself have reaped (sqe_for -> reap_no_resume).
+  // because a resumed coroutine may itself have reaped (sqe_for -> reap).
   void reap_and_resume() {
     io_uring_cq& cq = ring_.cq;
     const unsigned shift = big_cqe_ ? 1 : 0;
     for (;;) {
       const unsigned head = *cq.khead;
       if (head == io_uring_smp_load_acquire(cq.ktail)) break;
-      op_base* done = dispatch_one(cq.cqes[(head & cq.ring_mask) << shift]);
+      op_base* done = dispatch(cq.cqes[(head & cq.ring_mask) << shift]);
       io_uring_smp_store_release(cq.khead, head + 1);
       --in_flight_;
       ++stats_.completed;
@@ -381,8 +380,8 @@ class executor {
     if (wakeup_fired_) on_wakeup();
   }
 
-  // dispatch() that returns the op whose last CQE this was, instead of queueing it.
-  op_base* dispatch_one(const io_uring_cqe& c) noexcept {
+  // Copies a CQE into its op; returns the op if this was its last CQE (it may resume now).
+  op_base* dispatch(const io_uring_cqe& c) noexcept {
     const std::uint64_t ud = c.user_data & detail::pointer_mask;
     if (ud < detail::reserved_limit) [[unlikely]] {
       if (ud == detail::ud_wakeup) wakeup_fired_ = true;
@@ -396,23 +395,6 @@ class executor {
     auto* op = reinterpret_cast<op_base*>(ud);
     op->cqe = completion::from(c, big_cqe_);
     return --op->outstanding == 0 ? op : nullptr;
-  }
-
-  void dispatch(const io_uring_cqe& c) noexcept {
-    const std::uint64_t ud = c.user_data & detail::pointer_mask;
-    if (ud < detail::reserved_limit) [[unlikely]] {
-      if (ud == detail::ud_wakeup) wakeup_fired_ = true;
-      return;
-    }
-    if (ud & detail::timer_tag) {
-      auto* op = reinterpret_cast<op_base*>(ud & ~detail::timer_tag);
-      op->timeout_res = c.res;
-      if (--op->outstanding == 0) ready_.push(*op);
-      return;
-    }
-    auto* op = reinterpret_cast<op_base*>(ud);
-    op->cqe = completion::from(c, big_cqe_);
-    if (--op->outstanding == 0) ready_.push(*op);
   }
 
   void resume_ready() {
