@@ -27,6 +27,13 @@ task<result<std::size_t>> read_within(int fd, std::byte& b, std::chrono::nanosec
 task<result<std::size_t>> read_until_stopped(int fd, std::byte& b, std::stop_token t) {
   co_return co_await with_stop(uringcmd::read(fd, std::span(&b, 1), 0), std::move(t));
 }
+// 4 SQEs, 8 CQEs: seven ops plus the executor's wakeup read fill the CQ.
+ring_options eight_cqes() {
+  ring_options o;
+  o.entries = 4;
+  o.cq_entries = 8;
+  return o;
+}
 ring_options no_defer() {
   ring_options o;
   o.defer_taskrun = false;
@@ -135,10 +142,7 @@ TEST_CASE("with_stop: stopped from another thread while the read is pending") {
 }
 
 TEST_CASE("with_stop: an op still waiting for CQ room is cancelled without being submitted") {
-  ring_options o;
-  o.entries = 4;
-  o.cq_entries = 8;
-  executor ex(o);
+  executor ex(eight_cqes());
   pipe_pair p;
   std::stop_source src;
   std::array<std::byte, 8> sink{};
@@ -159,7 +163,7 @@ TEST_CASE("with_stop: an op still waiting for CQ room is cancelled without being
     src.request_stop();
     co_await yield();
     CHECK(ex.stats().started == started);  // cancelling it submitted nothing for it
-    // Release the fillers with data (a cancel_fd now would itself wait for CQ room).
+    // Release the fillers with data.
     p.put("1234567");
   };
   all.push_back(stoppable());
@@ -172,10 +176,7 @@ TEST_CASE("with_stop: an op still waiting for CQ room is cancelled without being
 
 TEST_CASE("cancel_fd is issued even when the CQ is full of the reads it cancels") {
   // Without the urgent path the cancel would queue behind the reads it targets: a deadlock.
-  ring_options o;
-  o.entries = 4;
-  o.cq_entries = 8;
-  executor ex(o);
+  executor ex(eight_cqes());
   pipe_pair p;
   std::array<std::byte, 10> sink{};
   int cancelled = 0;
