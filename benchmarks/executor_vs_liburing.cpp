@@ -30,9 +30,11 @@
 
 #include <uringcmd/error.hpp>
 #include <uringcmd/executor.hpp>
+#include <uringcmd/ring.hpp>
 #include <uringcmd/ring_options.hpp>
 
 #include "alloc_counter.hpp"
+#include "support/ci.hpp"
 #include "baseline.hpp"
 #include "workloads.hpp"
 
@@ -173,29 +175,23 @@ struct sample {
   std::string exception;  // the executor threw
 };
 
-/// One benchmark's two rings: the executor and the hand-driven baseline ring.
+/// One benchmark's two rings: the executor and the hand-driven baseline ring, set up by the same
+/// uringcmd::ring code (same flags, CQ size and registered ring fd), both owned by this thread.
 class bench_rings {
  public:
-  explicit bench_rings(const uringcmd::ring_options& opts) : ex_(opts) {
-    io_uring_params p{};
-    p.flags = opts.setup_flags();
-    p.cq_entries = opts.cq_entries;
-    if (int r = io_uring_queue_init_params(opts.entries, &ring_, &p); r < 0)
-      throw std::system_error(uringcmd::errno_code(-r), "baseline io_uring_queue_init_params");
-    baseline_flags_ = p.flags;
+  explicit bench_rings(const uringcmd::ring_options& opts) : ex_(opts), baseline_(opts) {
+    ex_.run_once(false);  // adopts the executor's ring here, as the baseline's
+    baseline_.adopt();
   }
-  ~bench_rings() { io_uring_queue_exit(&ring_); }
-  bench_rings(const bench_rings&) = delete;
-  bench_rings& operator=(const bench_rings&) = delete;
 
   uringcmd::executor& ex() noexcept { return ex_; }
-  io_uring* ring() noexcept { return &ring_; }
-  std::uint32_t baseline_flags() const noexcept { return baseline_flags_; }
+  io_uring* ring() noexcept { return &baseline_.native(); }
+  std::uint32_t baseline_flags() const noexcept { return baseline_.flags(); }
+  bool baseline_fd_registered() const noexcept { return baseline_.fd_registered(); }
 
  private:
   uringcmd::executor ex_;
-  io_uring ring_{};
-  std::uint32_t baseline_flags_ = 0;
+  uringcmd::ring baseline_;
 };
 
 sample run_uringcmd(bench_rings& rings, const bench_case& c, const tcp_fixture& sock, std::uint64_t n) {
@@ -380,10 +376,7 @@ void print_table_row(const bench_result& r) {
               human(r.base.median).c_str(), r.ratio, r.allocs_per_op, spread_buf);
 }
 
-bool in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci && (std::strcmp(ci, "true") == 0 || std::strcmp(ci, "1") == 0);
-}
+using uc_test::in_ci;
 
 // io_uring itself is unavailable here (seccomp, io_uring_disabled, old kernel): a skip, not a failure.
 bool unavailable(const std::system_error& e) {
@@ -477,10 +470,10 @@ int real_main(int argc, char** argv) {
   try {
     bench_rings probe(ropts);
     flags = probe.ex().setup_flags();
-    if (probe.baseline_flags() != flags) {
-      std::fprintf(stderr, "error: baseline ring flags %s differ from the executor's %s\n",
-                   uringcmd::setup_flag_names(probe.baseline_flags()).c_str(),
-                   uringcmd::setup_flag_names(flags).c_str());
+    if (probe.baseline_flags() != flags || probe.baseline_fd_registered() != probe.ex().ring().fd_registered()) {
+      std::fprintf(stderr, "error: baseline ring (flags %s, fd registered %d) differs from the executor's (%s, %d)\n",
+                   uringcmd::setup_flag_names(probe.baseline_flags()).c_str(), probe.baseline_fd_registered(),
+                   uringcmd::setup_flag_names(flags).c_str(), probe.ex().ring().fd_registered());
       return 1;
     }
     if (sock_ok) {

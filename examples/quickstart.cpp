@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// quickstart: an executor, a few awaited operations, and the kernel's capability report.
+// quickstart: an executor, a few awaited operations, and what this kernel's io_uring offers.
 // Needs: any Linux with io_uring (5.19+ for every op used here).
 #include <fcntl.h>
 #include <unistd.h>
@@ -54,7 +54,13 @@ int main() try {
   std::cout << "ring: " << uc::setup_flag_names(ex.setup_flags()) << ", " << ex.cq_capacity() << " CQEs\n";
   uc::sync_wait(ex, demo());
   std::cout << "\n";
-  uc::capabilities::probe().print(std::cout);
+  // The essentials of capabilities::probe(); uringcmd-probe prints all of it, and the devices.
+  const auto caps = uc::capabilities::probe();
+  std::cout << "kernel        " << caps.kernel_release << '\n'
+            << "URING_CMD     " << (caps.has_uring_cmd() ? "yes" : "no") << '\n'
+            << "SQE128|CQE32  " << (caps.passthrough_ring ? "yes" : "no") << "  (NVMe/SCSI passthrough, ublk control)\n"
+            << "setup flags   " << uc::setup_flag_names(caps.accepted_flags) << '\n'
+            << "features      " << caps.feature_list() << '\n';
   return 0;
 } catch (const std::exception& e) {
   std::cerr << "quickstart: " << e.what() << '\n';

@@ -3,14 +3,20 @@
 //
 // Contract: the wrapped op is cancelled through the kernel (LINK_TIMEOUT / ASYNC_CANCEL), and the
 // awaiting coroutine resumes only at the op's last CQE, so every buffer it points to stays owned
-// until the kernel is done with it. Where the kernel cannot cancel the op (NVMe and SCSI BSG
-// passthrough, regular-file I/O already at the device), it completes normally and the timeout or
-// stop has no effect: bound such commands with their own timeout_ms.
+// until the kernel is done with it.
+//
+// Commands the kernel cannot cancel (NVMe and SCSI BSG passthrough) carry their own deadline,
+// `timeout_ms`, enforced by the driver. An op that exposes it (the kernel_deadline_op concept:
+// `bool set_kernel_deadline(std::chrono::milliseconds) noexcept`, true when the command has such a
+// field) gets the deadline written there by with_timeout, and no LINK_TIMEOUT, which would do
+// nothing for it. Its result on expiry is the driver's (see the SCSI/NVMe layers).
 #pragma once
 
 #include <cerrno>
 #include <chrono>
+#include <concepts>
 #include <coroutine>
+#include <cstdint>
 #include <optional>
 #include <stop_token>
 #include <utility>
@@ -20,16 +26,37 @@
 
 namespace uringcmd {
 
-/// `op` with an IORING_OP_LINK_TIMEOUT behind it. When the timer fires first, the op's
-/// ECANCELED is reported as ETIMEDOUT, so the caller can tell a timeout from other cancellation.
+template <class Op>
+concept kernel_deadline_op = requires(Op& op, std::chrono::milliseconds ms) {
+  { op.set_kernel_deadline(ms) } noexcept -> std::same_as<bool>;
+};
+
+namespace detail {
+/// A deadline as the UAPIs' 32-bit timeout_ms: rounded up, at least 1 (0 means "the driver's
+/// default"), at most UINT32_MAX (49.7 days).
+inline std::chrono::milliseconds deadline_ms(std::chrono::nanoseconds d) noexcept {
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(d);
+  if (ms.count() < 1) ms = std::chrono::milliseconds(1);
+  if (ms.count() > UINT32_MAX) ms = std::chrono::milliseconds(UINT32_MAX);
+  return ms;
+}
+}  // namespace detail
+
+/// `op` bounded by a deadline: a LINK_TIMEOUT linked behind it, or the command's own timeout_ms for
+/// a kernel_deadline_op. When a linked timer fires first, the op's ECANCELED is reported as
+/// ETIMEDOUT, so the caller can tell a timeout from other cancellation.
 template <class Op>
 class timed_op : public Op {
  public:
   timed_op(Op op, std::chrono::nanoseconds d) noexcept : Op(std::move(op)), ts_(detail::to_timespec(d)) {
-    this->link_timeout = &ts_;
+    bool in_command = false;
+    if constexpr (kernel_deadline_op<Op>) in_command = Op::set_kernel_deadline(detail::deadline_ms(d));
+    if (!in_command) this->link_timeout = &ts_;
   }
   // The timespec lives here; a copy must point at its own.
-  timed_op(const timed_op& o) noexcept : Op(o), ts_(o.ts_) { this->link_timeout = &ts_; }
+  timed_op(const timed_op& o) noexcept : Op(o), ts_(o.ts_) {
+    if (o.link_timeout) this->link_timeout = &ts_;
+  }
   timed_op& operator=(const timed_op&) = delete;
 
   auto await_resume() noexcept {
@@ -43,7 +70,7 @@ class timed_op : public Op {
   __kernel_timespec ts_;
 };
 
-/// Bounds `op` by `d` (kernel-side linked timeout; no extra wakeups when the op wins).
+/// Bounds `op` by `d` (kernel-side; no extra wakeups when the op wins).
 template <class Op>
 [[nodiscard("co_await it")]] timed_op<Op> with_timeout(Op op, std::chrono::nanoseconds d) noexcept {
   return {std::move(op), d};
@@ -80,7 +107,7 @@ class stoppable_op : public Op {
  private:
   struct canceller {
     executor* ex;
-    std::uint64_t user_data;  // generation-tagged: cannot match a later op at the same address
+    std::uint64_t user_data;  // generation-tagged: unlikely to match a later op at the same address
     void operator()() const { ex->cancel(user_data); }
   };
   std::stop_token token_;

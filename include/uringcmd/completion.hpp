@@ -9,12 +9,10 @@
 namespace uringcmd {
 
 struct completion {
-  // No default member initializers: op_base embeds a completion in every awaiter, and it is always
-  // written (dispatch, fail_now) before it is read. `completion{}` still zeroes everything.
-  std::int32_t res;
-  std::uint32_t flags;
+  std::int32_t res = 0;
+  std::uint32_t flags = 0;
   /// big_cqe[0] ("res2") and big_cqe[1] of a 32-byte CQE; zero on a ring without CQE32.
-  std::uint64_t extra[2];
+  std::uint64_t extra[2] = {0, 0};
 
   static completion from(const io_uring_cqe& cqe, bool big) noexcept {
     completion c{};

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <system_error>
@@ -11,16 +12,21 @@
 namespace uringcmd {
 
 /// Failures detected before anything reaches the kernel.
-enum class errc {
+/// Failures detected by uringcmd itself. One byte: op_base keeps a refused op's errc in its padding.
+enum class errc : std::uint8_t {
   ok = 0,
-  no_executor = 1,      ///< an operation was awaited on a thread with no running executor
-  sqe128_required,      ///< an 80-byte command on a ring set up without IORING_SETUP_SQE128
-  cqe32_required,       ///< the operation needs res2 but the ring has no IORING_SETUP_CQE32
-  payload_too_large,    ///< a uring_cmd payload larger than the SQE's command area
-  executor_stopping,    ///< submitted while the executor shuts down
-  buffer_too_large,     ///< a buffer or iovec count that does not fit the SQE's 32-bit length
+  no_executor = 1,       ///< an operation was awaited where no executor is running
+  sqe128_required,       ///< an 80-byte command on a ring set up without IORING_SETUP_SQE128
+  cqe32_required,        ///< the operation needs res2 but the ring has no IORING_SETUP_CQE32
+  payload_too_large,     ///< a uring_cmd payload larger than the SQE's command area
+  executor_stopping,     ///< started while the executor shuts down; never submitted
+  buffer_too_large,      ///< a buffer or iovec count that does not fit the SQE's 32-bit length
+  invalid_ring_options,  ///< ring options the executor cannot work with (the message says which)
+  not_owner_thread,      ///< the ring was driven from a thread other than the one that first ran it
+  completions_lost,      ///< the kernel dropped CQEs (overflow list allocation failed): ops are lost
 };
 
+namespace detail {
 class error_category_impl final : public std::error_category {
  public:
   const char* name() const noexcept override { return "uringcmd"; }
@@ -35,13 +41,18 @@ class error_category_impl final : public std::error_category {
       case errc::payload_too_large: return "uring_cmd payload is larger than 80 bytes";
       case errc::executor_stopping: return "the executor is shutting down";
       case errc::buffer_too_large: return "buffer larger than 4 GiB - 1 (the SQE's length is 32 bits): split the transfer";
+      case errc::invalid_ring_options: return "ring options the executor cannot work with";
+      case errc::not_owner_thread:
+        return "an executor's ring was driven from a thread other than the one that first ran it (SINGLE_ISSUER)";
+      case errc::completions_lost: return "the kernel dropped completions (CQ overflow it could not store); operations are lost";
     }
     return "unknown uringcmd error " + std::to_string(ev);
   }
 };
+}  // namespace detail
 
 inline const std::error_category& error_category() noexcept {
-  static const error_category_impl instance;
+  static const detail::error_category_impl instance;
   return instance;
 }
 
@@ -64,6 +75,18 @@ inline std::string describe(const std::error_code& ec) {
   return std::string(ec.category().name()) + ": " + ec.message();
 }
 
+/// A std::system_error whose what() names the error once: "io_uring_enter: EEXIST: File exists".
+/// (std::system_error appends the code's message itself, so the context carries only the name.)
+inline std::system_error system_error(const std::error_code& ec, const std::string& context) {
+  std::string what = context;
+  if (ec.category() == std::system_category() || ec.category() == std::generic_category()) {
+    what += (what.empty() ? "" : ": ") + errno_name(ec.value());
+  } else {
+    what += (what.empty() ? "" : ": ") + std::string(ec.category().name());
+  }
+  return std::system_error(ec, what);
+}
+
 /// The negative errno to hand back to the kernel (e.g. a ublk commit) for any error.
 inline int to_errno(const std::error_code& ec) noexcept {
   if (!ec) return 0;
@@ -76,6 +99,9 @@ inline int to_errno(const std::error_code& ec) noexcept {
     case errc::payload_too_large:
     case errc::buffer_too_large: return -E2BIG;
     case errc::executor_stopping: return -ECANCELED;
+    case errc::invalid_ring_options: return -EINVAL;
+    case errc::not_owner_thread: return -EEXIST;
+    case errc::completions_lost: return -EBADR;
     default: return -EIO;
   }
 }

@@ -3,20 +3,28 @@
 // struct with two members:
 //   void prepare_sqe(io_uring_sqe&) noexcept          fill the SQE (user_data is set for you)
 //   result<T> finish(const completion&) noexcept      turn the CQE into a result
-// and optionally `errc validate(const executor&) noexcept` to refuse an op the
-// ring cannot carry before anything is submitted.
+// and optionally
+//   errc bind(const executor&) noexcept               refuse a ring that cannot carry the op, and
+//                                                     note what prepare_sqe needs of the ring
+// The io_operation concept states this contract; io_op checks it with a readable error.
 #pragma once
 
+#include <concepts>
 #include <coroutine>
 #include <cstdint>
 #include <type_traits>
-#include <system_error>
 #include <utility>
 
 #include <uringcmd/executor.hpp>
 #include <uringcmd/result.hpp>
 
 namespace uringcmd {
+
+template <class Op>
+concept io_operation = requires(Op& op, io_uring_sqe& sqe, const completion& c) {
+  { op.prepare_sqe(sqe) } noexcept;
+  { op.finish(c) } noexcept;
+};
 
 template <class Derived>
 class io_op : public op_base {
@@ -25,38 +33,31 @@ class io_op : public op_base {
 
   // always_inline: g++ 12 otherwise emits it out of line (+10 instructions per op in call overhead).
   [[gnu::always_inline]] bool await_suspend(std::coroutine_handle<> h) noexcept {
+    static_assert(io_operation<Derived>,
+                  "an io_op needs `void prepare_sqe(io_uring_sqe&) noexcept` and "
+                  "`result<T> finish(const completion&) noexcept`");
     executor* ex = executor::current();
     if (!ex) [[unlikely]] return refuse(errc::no_executor);
-    if (errc e = self().validate(*ex); e != errc::ok) [[unlikely]] return refuse(e);
+    if (errc e = self().bind(*ex); e != errc::ok) [[unlikely]] return refuse(e);
     waiter = h;
-    if constexpr (requires { Derived::urgent; }) {
-      prepare = &prepare_thunk;
-      ex->start_urgent(*this);
-    } else {
-      ex->start_inline(*this, &prepare_thunk, [this](io_uring_sqe& sqe) noexcept { self().prepare_sqe(sqe); });
-    }
+    ex->start_inline(*this, &prepare_thunk, [this](io_uring_sqe& sqe) noexcept { self().prepare_sqe(sqe); });
     return true;
   }
 
   auto await_resume() noexcept {
     using R = decltype(self().finish(cqe));
-    if (cqe.res == refused) [[unlikely]] return R(fail(static_cast<errc>(cqe.flags)));
+    if (refused != errc::ok) [[unlikely]] return R(fail(refused));
     return self().finish(cqe);
   }
 
-  /// Default: any ring can carry the op. (An errc, not a std::error_code: constructing an empty
-  /// error_code calls the out-of-line std::system_category() on every op.)
-  errc validate(const executor&) const noexcept { return errc::ok; }
+  /// Default: any ring can carry the op.
+  errc bind(const executor&) noexcept { return errc::ok; }
 
  private:
   Derived& self() noexcept { return static_cast<Derived&>(*this); }
   static void prepare_thunk(op_base& b, io_uring_sqe& sqe) noexcept { static_cast<Derived&>(b).prepare_sqe(sqe); }
-  // An op refused before submission carries its errc in its completion (res = refused, a value
-  // no kernel returns), so the success path pays for no extra member or check.
-  static constexpr std::int32_t refused = INT32_MIN;
   bool refuse(errc e) noexcept {
-    cqe.res = refused;
-    cqe.flags = static_cast<std::uint32_t>(e);
+    refused = e;
     return false;
   }
 };

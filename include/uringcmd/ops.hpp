@@ -8,7 +8,8 @@
 //                              block-device request already issued to the device is not cancelled.
 //   poll, timeout:             always cancellable (result ECANCELED).
 //   uring_cmd:                 only if the driver marks the command cancelable (ublk FETCH does;
-//                              NVMe and SCSI BSG passthrough do not: they end at their timeout_ms).
+//                              NVMe and SCSI BSG passthrough do not: they end at their timeout_ms,
+//                              which with_timeout sets for ops that expose it, see cancellation.hpp).
 #pragma once
 
 #include <fcntl.h>
@@ -20,22 +21,10 @@
 #include <cstdint>
 #include <span>
 
+#include <uringcmd/fd.hpp>
 #include <uringcmd/io_op.hpp>
 
 namespace uringcmd {
-
-/// A file descriptor, or an index into the registered file table (executor::register_files).
-struct fd_ref {
-  int fd;
-  bool fixed = false;
-  fd_ref(int f) noexcept : fd(f) {}  // NOLINT: implicit from a plain fd on purpose
-  fd_ref(int f, bool is_fixed) noexcept : fd(f), fixed(is_fixed) {}
-  void apply(io_uring_sqe& sqe) const noexcept {
-    if (fixed) sqe.flags |= IOSQE_FIXED_FILE;
-  }
-};
-/// Refers to slot `index` of the registered file table.
-inline fd_ref fixed_file(int index) noexcept { return {index, true}; }
 
 namespace detail {
 inline __kernel_timespec to_timespec(std::chrono::nanoseconds d) noexcept {
@@ -46,7 +35,6 @@ inline __kernel_timespec to_timespec(std::chrono::nanoseconds d) noexcept {
 
 /// IORING_OP_NOP. Result: nothing.
 struct nop_op : io_op<nop_op> {
-  nop_op() noexcept {}  // user-provided: `return {};` would otherwise zero the whole awaiter
   void prepare_sqe(io_uring_sqe& sqe) noexcept { io_uring_prep_nop(&sqe); }
   result<void> finish(const completion& c) noexcept { return detail::void_result(c); }
 };
@@ -61,7 +49,7 @@ struct transfer_op : io_op<transfer_op> {
               int buf_index = -1) noexcept
       : fd_(f), addr_(addr), len_(len), offset_(off), buf_index_(buf_index), opcode_(opcode) {}
 
-  errc validate(const executor&) const noexcept {
+  errc bind(const executor&) const noexcept {
     return len_ > UINT32_MAX ? errc::buffer_too_large : errc::ok;
   }
   void prepare_sqe(io_uring_sqe& sqe) noexcept {
@@ -175,9 +163,7 @@ struct timeout_op : io_op<timeout_op> {
 [[nodiscard("co_await it")]] inline timeout_op sleep_for(std::chrono::nanoseconds d) noexcept { return timeout_op{d}; }
 
 /// Cancels every request on `fd` (IORING_ASYNC_CANCEL_FD|ALL, 5.19+). Result: how many were found.
-/// Issued at once even when the CQ is full of the ops it is meant to cancel (see start_urgent).
 struct cancel_fd_op : io_op<cancel_fd_op> {
-  static constexpr bool urgent = true;
   fd_ref fd;
   explicit cancel_fd_op(fd_ref f) noexcept : fd(f) {}
   void prepare_sqe(io_uring_sqe& sqe) noexcept {

@@ -1,26 +1,26 @@
 // SPDX-License-Identifier: MIT
 // capabilities: what the running kernel's io_uring supports, probed once (opcodes, setup flags,
-// features) and printable as a report or JSON. The kernel that runs the program is what counts,
-// not the headers it was built with.
+// features). The kernel that runs the program is what counts, not the headers it was built with.
+// The printed report and the JSON are uringcmd-probe's (src/probe/report.hpp), not the core's.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <array>
 #include <bitset>
 #include <cstdint>
-#include <fstream>
-#include <iterator>
-#include <ostream>
+#include <cstdlib>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include <liburing.h>
 
-#include <uringcmd/config.hpp>
-#include <uringcmd/detail/json.hpp>
+#include <uringcmd/detail/flag_names.hpp>
+#include <uringcmd/detail/uapi_compat.hpp>
 #include <uringcmd/error.hpp>
-#include <uringcmd/ring_options.hpp>
 
 namespace uringcmd {
 
@@ -65,7 +65,7 @@ struct capabilities {
     capabilities c;
     utsname u{};
     if (::uname(&u) == 0) c.kernel_release = u.release;
-    if (std::ifstream f("/proc/sys/kernel/io_uring_disabled"); f) f >> c.io_uring_disabled;
+    c.io_uring_disabled = read_io_uring_disabled();
 
     io_uring ring;
     io_uring_params p{};
@@ -93,46 +93,8 @@ struct capabilities {
     return c;
   }
 
-  /// A human-readable report.
-  void print(std::ostream& os) const {
-    os << "kernel            " << kernel_release << '\n';
-    os << "io_uring_disabled " << (io_uring_disabled < 0 ? std::string("(no sysctl)") : std::to_string(io_uring_disabled))
-       << '\n';
-    if (setup_error) {
-      os << "io_uring          unavailable: " << describe(setup_error) << '\n';
-      return;
-    }
-    os << "last opcode       " << last_op << " (" << name_of(last_op) << ")\n";
-    os << "URING_CMD         " << (has_uring_cmd() ? "yes" : "NO") << '\n';
-    os << "SQE128|CQE32      " << (passthrough_ring ? "yes" : "NO") << "  (NVMe/SCSI passthrough, ublk control)\n";
-    os << "SINGLE_ISSUER|DEFER_TASKRUN " << (single_issuer_defer ? "yes" : "no") << '\n';
-    os << "setup flags       " << setup_flag_names(accepted_flags) << '\n';
-    os << "features          " << feature_list(' ') << '\n';
-    os << "unsupported ops   ";
-    bool any = false;
-    for (unsigned i = 0; i <= last_op && i < opcode_names.size(); ++i)
-      if (!supports(i)) {
-        os << (any ? " " : "") << name_of(i);
-        any = true;
-      }
-    os << (any ? "" : "none") << '\n';
-  }
-
-  /// One JSON object.
-  std::string to_json() const {
-    using detail::json_quote;
-    std::string j = "{\"kernel\":" + json_quote(kernel_release) +
-                    ",\"io_uring_disabled\":" + std::to_string(io_uring_disabled);
-    if (setup_error) return j + ",\"error\":" + json_quote(describe(setup_error)) + "}";
-    j += ",\"last_op\":" + std::to_string(last_op) + ",\"ops\":{";
-    for (unsigned i = 0; i <= last_op && i < opcode_names.size(); ++i)
-      j += (i ? "," : "") + json_quote(opcode_names[i]) + ":" + (supports(i) ? "true" : "false");
-    j += "},\"setup_flags\":" + json_quote(setup_flag_names(accepted_flags));
-    j += ",\"passthrough_ring\":" + std::string(passthrough_ring ? "true" : "false");
-    j += ",\"single_issuer_defer_taskrun\":" + std::string(single_issuer_defer ? "true" : "false");
-    j += ",\"features\":" + detail::json_hex(features) + ",\"feature_names\":[" + feature_list(',', true) + "]}";
-    return j;
-  }
+  /// The names of the IORING_FEAT_* bits in `features`, joined by `sep`.
+  std::string feature_list(char sep = ' ') const { return detail::flag_names(features, feature_names, sep); }
 
   static std::string name_of(unsigned op) {
     return op < opcode_names.size() ? std::string(opcode_names[op]) : "op" + std::to_string(op);
@@ -147,15 +109,15 @@ struct capabilities {
     io_uring_queue_exit(&ring);
     return true;
   }
-  std::string feature_list(char sep, bool quoted = false) const {
-    std::string s;
-    for (unsigned b = 0; b < 32; ++b) {
-      if (!(features & (1U << b))) continue;
-      std::string n = b < feature_names.size() ? std::string(feature_names[b]) : "bit" + std::to_string(b);
-      if (!s.empty()) s += sep;
-      s += quoted ? detail::json_quote(n) : n;
-    }
-    return s;
+  // Plain open/read: a sysctl file is not worth <fstream> in every user's translation unit.
+  static int read_io_uring_disabled() noexcept {
+    const int fd = ::open("/proc/sys/kernel/io_uring_disabled", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buf[16] = {};
+    const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0 || buf[0] < '0' || buf[0] > '9') return -1;
+    return static_cast<int>(std::strtol(buf, nullptr, 10));
   }
 };
 

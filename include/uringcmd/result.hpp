@@ -49,7 +49,7 @@ class [[nodiscard]] result {
 
  private:
   void check() const {
-    if (!has_value()) throw std::system_error(std::get<1>(v_), describe(std::get<1>(v_)));
+    if (!has_value()) throw uringcmd::system_error(std::get<1>(v_), "");
   }
   std::variant<T, std::error_code> v_;
 };
@@ -69,7 +69,7 @@ class [[nodiscard]] result<void> {
   bool has_value() const noexcept { return category_ == nullptr; }
   explicit operator bool() const noexcept { return has_value(); }
   void value() const {
-    if (!has_value()) throw std::system_error(error(), describe(error()));
+    if (!has_value()) throw uringcmd::system_error(error(), "");
   }
   std::error_code error() const noexcept {
     return has_value() ? std::error_code{} : std::error_code{value_, *category_};

@@ -9,6 +9,7 @@
 
 #include <coroutine>
 #include <exception>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -22,19 +23,35 @@ class task;
 
 namespace detail {
 
+/// Marks, on the starting thread's stack, a task being started by its awaiter's await_suspend.
+/// final_suspend finds it only when the task finishes inside that very resume() call; a task that
+/// suspended and finishes later, on this thread or on another core after a hop, does not, and
+/// resumes its awaiter itself. Nothing here lives in the frame, which after resume() may already
+/// be running, or gone, on another thread.
+struct start_marker {
+  const void* promise;
+  start_marker* outer;
+  bool finished_inline = false;
+};
+inline constinit thread_local start_marker* innermost_start = nullptr;
+
 struct task_promise_base : pooled_frame {
   std::coroutine_handle<> continuation = std::noop_coroutine();
-  /// True while the awaiter is still inside await_suspend, starting this task with resume().
-  /// Resumptions all happen on the executor's thread, so a plain bool is enough.
-  bool starting = false;
+  /// The result has been handed out: a second await would see a moved-from value.
+  bool taken = false;
+
+  void mark_taken() {
+    if (taken) throw std::logic_error("uringcmd: a task's result was awaited twice");
+    taken = true;
+  }
 
   struct final_awaiter {
     bool await_ready() const noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
       auto& p = h.promise();
-      if (p.starting) {  // finished without suspending: return into the awaiter's await_suspend
-        p.starting = false;
+      if (start_marker* m = innermost_start; m && m->promise == &p) {
+        m->finished_inline = true;  // return into the awaiter's await_suspend, which continues
         return std::noop_coroutine();
       }
       return p.continuation;
@@ -57,6 +74,7 @@ struct task_promise final : task_promise_base {
   }
   void unhandled_exception() noexcept { value.template emplace<2>(std::current_exception()); }
   T take() {
+    mark_taken();
     if (value.index() == 2) std::rethrow_exception(std::get<2>(value));
     return std::move(std::get<1>(value));
   }
@@ -70,6 +88,7 @@ struct task_promise<void> final : task_promise_base {
   void return_void() noexcept {}
   void unhandled_exception() noexcept { error = std::current_exception(); }
   void take() {
+    mark_taken();
     if (error) std::rethrow_exception(error);
   }
 };
@@ -104,15 +123,20 @@ class [[nodiscard("a task does nothing until it is awaited or spawned")]] task {
       handle_type h;
       bool await_ready() const noexcept { return !h || h.done(); }
       bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
-        auto& p = h.promise();
-        p.continuation = awaiting;
-        p.starting = true;
+        h.promise().continuation = awaiting;
+        detail::start_marker m{&h.promise(), detail::innermost_start};
+        detail::innermost_start = &m;
         h.resume();  // runs the task until it first suspends or finishes
-        if (!p.starting) return false;  // it finished: continue the awaiter on this stack frame
-        p.starting = false;             // it suspended: its final_suspend will resume the awaiter
-        return true;
+        // From here on neither the task's frame nor this awaiter (in the awaiting frame) is
+        // touched: a task that suspended may already be resuming the awaiter on another thread.
+        detail::innermost_start = m.outer;
+        return !m.finished_inline;  // finished: continue the awaiter on this stack frame
       }
-      T await_resume() { return h.promise().take(); }
+      T await_resume() {
+        // An empty task (default-constructed or moved from) is ready at once and throws here.
+        if (!h) throw std::logic_error("uringcmd: co_await on an empty task (default-constructed or moved from)");
+        return h.promise().take();
+      }
     };
     return awaiter{h_};
   }

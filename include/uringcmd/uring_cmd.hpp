@@ -3,7 +3,9 @@
 // bytes (any ring) or 80 bytes (a ring with SQE128) and returns res plus res2 from the CQE.
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -12,10 +14,22 @@
 #include <string_view>
 #include <type_traits>
 
+#include <uringcmd/detail/uapi_compat.hpp>
+#include <uringcmd/fd.hpp>
 #include <uringcmd/io_op.hpp>
-#include <uringcmd/ops.hpp>
 
 namespace uringcmd {
+
+/// Size of the command area of an SQE: 16 bytes in a 64-byte SQE, 80 in a 128-byte one.
+inline constexpr unsigned small_cmd_size = 16;
+inline constexpr unsigned big_cmd_size = 80;
+
+/// `cmd_op` values of generic uring_cmd targets that liburing 2.3 does not name.
+namespace cmd_ops {
+inline constexpr unsigned socket_siocinq = 0;      // SOCKET_URING_OP_SIOCINQ (6.7)
+inline constexpr unsigned socket_siocoutq = 1;     // SOCKET_URING_OP_SIOCOUTQ (6.7)
+inline constexpr unsigned block_discard = 0x1200;  // BLOCK_URING_CMD_DISCARD = _IO(0x12, 0) (6.12)
+}  // namespace cmd_ops
 
 /// What a uring_cmd completed with. `res` is the driver's value (>= 0; what it means is the
 /// driver's business: a byte count for SIOCINQ, an NVMe status for passthrough). `res2` is
@@ -34,25 +48,44 @@ struct cmd_options {
   std::optional<std::uint16_t> fixed_buffer;
   /// The command needs res2: refuse to submit on a ring without CQE32 instead of returning 0.
   bool needs_res2 = false;
+  /// Byte offset of the command's own 32-bit timeout_ms field (nvme_uring_cmd, bsg_uring_cmd):
+  /// with_timeout then writes the deadline there instead of linking a timeout the driver ignores.
+  std::optional<std::uint8_t> timeout_ms_offset;
 };
 
 /// Result: cmd_result, or the negative res as an errno. The payload is copied into the awaiter,
 /// so it may be a temporary; buffers *addressed by* the payload must outlive the co_await.
 /// Ring requirements: payload > 16 bytes needs SQE128 (errc::sqe128_required otherwise).
 /// Cancellation: only for commands the driver marks cancelable (see ops.hpp).
-class uring_cmd_op : public io_op<uring_cmd_op> {
+/// `Capacity` is how many payload bytes the awaiter holds (16 or 80): a 16-byte command does not
+/// pay for copying 80.
+template <std::size_t Capacity>
+class basic_uring_cmd_op : public io_op<basic_uring_cmd_op<Capacity>> {
+  static_assert(Capacity == small_cmd_size || Capacity == big_cmd_size);
+
  public:
-  uring_cmd_op(fd_ref fd, std::uint32_t cmd_op, std::span<const std::byte> payload, const cmd_options& opts = {}) noexcept
-      : fd_(fd), cmd_op_(cmd_op), size_(static_cast<std::uint8_t>(payload.size() > big_cmd_size ? 0xff : payload.size())),
+  /// From raw bytes; more than Capacity bytes are refused (errc::payload_too_large), never cut.
+  basic_uring_cmd_op(fd_ref fd, std::uint32_t cmd_op, std::span<const std::byte> payload, const cmd_options& opts) noexcept
+      : fd_(fd), cmd_op_(cmd_op), size_(payload.size() > Capacity ? 0xff : static_cast<std::uint8_t>(payload.size())),
         opts_(opts) {
-    if (size_ <= big_cmd_size && !payload.empty()) std::memcpy(payload_.data(), payload.data(), payload.size());
+    payload_.fill(std::byte{0});
+    if (!payload.empty()) std::memcpy(payload_.data(), payload.data(), std::min<std::size_t>(payload.size(), Capacity));
+  }
+  /// From a command struct: constant-size copies only.
+  template <class Cmd>
+  basic_uring_cmd_op(fd_ref fd, std::uint32_t cmd_op, const Cmd& cmd, const cmd_options& opts) noexcept
+      : fd_(fd), cmd_op_(cmd_op), size_(sizeof(Cmd)), opts_(opts) {
+    static_assert(sizeof(Cmd) <= Capacity);
+    std::memcpy(payload_.data(), &cmd, sizeof(Cmd));
+    if constexpr (sizeof(Cmd) < Capacity) std::memset(payload_.data() + sizeof(Cmd), 0, Capacity - sizeof(Cmd));
   }
 
-  errc validate(const executor& ex) noexcept {
-    area_ = ex.big_sqe() ? big_cmd_size : small_cmd_size;
+  /// Checks the ring can carry the command and notes the size of its SQE command area.
+  errc bind(const executor& ex) noexcept {
     if (size_ > big_cmd_size) return errc::payload_too_large;
     if (size_ > small_cmd_size && !ex.big_sqe()) return errc::sqe128_required;
     if (opts_.needs_res2 && !ex.big_cqe()) return errc::cqe32_required;
+    big_area_ = ex.big_sqe();
     return errc::ok;
   }
 
@@ -66,11 +99,15 @@ class uring_cmd_op : public io_op<uring_cmd_op> {
       sqe.uring_cmd_flags = IORING_URING_CMD_FIXED;
       sqe.buf_index = *opts_.fixed_buffer;
     }
-    // The command area is 16 bytes of a 64-byte SQE or 80 of a 128-byte one; write all of it so
-    // a reused slot never leaks an old command's tail to the driver.
-    // Two constant-size copies: a variable-length memcpy is a libc call.
-    if (area_ == big_cmd_size) std::memcpy(sqe.cmd, payload_.data(), big_cmd_size);
-    else std::memcpy(sqe.cmd, payload_.data(), small_cmd_size);
+    // The whole command area is written, so a reused slot never leaks an old command's tail to
+    // the driver. Constant sizes only: a variable-length memcpy is a libc call.
+    if constexpr (Capacity == small_cmd_size) {
+      std::memcpy(sqe.cmd, payload_.data(), small_cmd_size);
+      if (big_area_) std::memset(sqe.cmd + small_cmd_size, 0, big_cmd_size - small_cmd_size);
+    } else {
+      if (big_area_) std::memcpy(sqe.cmd, payload_.data(), big_cmd_size);
+      else std::memcpy(sqe.cmd, payload_.data(), small_cmd_size);
+    }
   }
 
   result<cmd_result> finish(const completion& c) noexcept {
@@ -78,18 +115,38 @@ class uring_cmd_op : public io_op<uring_cmd_op> {
     return cmd_result{c.res, c.extra[0]};
   }
 
+  /// with_timeout's hook (cancellation.hpp): true when the command carries its own timeout_ms.
+  bool set_kernel_deadline(std::chrono::milliseconds ms) noexcept {
+    if (!opts_.timeout_ms_offset || *opts_.timeout_ms_offset + sizeof(std::uint32_t) > Capacity) return false;
+    const auto v = static_cast<std::uint32_t>(ms.count());
+    std::memcpy(payload_.data() + *opts_.timeout_ms_offset, &v, sizeof v);
+    return true;
+  }
+
+  /// The command bytes as they will be submitted (for tests and logging).
+  std::span<const std::byte, Capacity> payload() const noexcept { return payload_; }
+
  private:
   fd_ref fd_;
   std::uint32_t cmd_op_;
   std::uint8_t size_;
-  std::uint8_t area_ = small_cmd_size;
+  bool big_area_ = false;
   cmd_options opts_;
-  std::array<std::byte, big_cmd_size> payload_{};
+  std::array<std::byte, Capacity> payload_;
 };
 
-/// A command from raw bytes.
+using uring_cmd_op = basic_uring_cmd_op<big_cmd_size>;
+
+/// A command without payload bytes (cmd_op and the SQE fields say it all): the command area is
+/// zeroed.
+[[nodiscard("co_await it")]] inline basic_uring_cmd_op<small_cmd_size> uring_cmd(fd_ref fd, std::uint32_t cmd_op,
+                                                                                 const cmd_options& opts = {}) noexcept {
+  return {fd, cmd_op, std::array<std::byte, small_cmd_size>{}, opts};
+}
+
+/// A command from raw bytes (up to 80).
 [[nodiscard("co_await it")]] inline uring_cmd_op uring_cmd(fd_ref fd, std::uint32_t cmd_op,
-                                                           std::span<const std::byte> payload = {},
+                                                           std::span<const std::byte> payload,
                                                            const cmd_options& opts = {}) noexcept {
   return {fd, cmd_op, payload, opts};
 }
@@ -109,9 +166,9 @@ inline constexpr bool is_view_v<std::basic_string_view<C, Tr>> = true;
 template <class Cmd>
   requires(std::is_trivially_copyable_v<Cmd> && !std::is_pointer_v<Cmd> && !detail::is_view_v<Cmd> &&
            sizeof(Cmd) <= big_cmd_size)
-[[nodiscard("co_await it")]] uring_cmd_op uring_cmd(fd_ref fd, std::uint32_t cmd_op, const Cmd& payload,
-                                                    const cmd_options& opts = {}) noexcept {
-  return {fd, cmd_op, std::as_bytes(std::span<const Cmd, 1>(&payload, 1)), opts};
+[[nodiscard("co_await it")]] auto uring_cmd(fd_ref fd, std::uint32_t cmd_op, const Cmd& payload,
+                                            const cmd_options& opts = {}) noexcept {
+  return basic_uring_cmd_op<sizeof(Cmd) <= small_cmd_size ? small_cmd_size : big_cmd_size>{fd, cmd_op, payload, opts};
 }
 
 }  // namespace uringcmd

@@ -20,12 +20,12 @@ namespace detail {
 
 /// Counts children still running; the last to finish resumes the parent by symmetric transfer.
 /// Starts at n + 1 so that children finishing while they are being started cannot resume the
-/// parent before it has suspended.
+/// parent before it has suspended. Atomic: children that hopped to other cores finish there.
 struct when_all_latch {
-  std::size_t remaining;
+  std::atomic<std::size_t> remaining;
   std::coroutine_handle<> parent;
   std::coroutine_handle<> arrive() noexcept {
-    return --remaining == 0 ? parent : std::noop_coroutine();
+    return remaining.fetch_sub(1, std::memory_order_acq_rel) == 1 ? parent : std::noop_coroutine();
   }
 };
 
@@ -85,7 +85,7 @@ template <class Children>
 struct when_all_awaiter {
   Children& children;  // a tuple or a vector of when_all_child
   when_all_latch latch;
-  bool await_ready() const noexcept { return latch.remaining == 1; }
+  bool await_ready() const noexcept { return latch.remaining.load(std::memory_order_relaxed) == 1; }
   bool await_suspend(std::coroutine_handle<> parent) noexcept {
     latch.parent = parent;
     auto start = [this](auto& c) {
@@ -97,7 +97,9 @@ struct when_all_awaiter {
     } else {
       std::apply([&](auto&... c) { (start(c), ...); }, children);
     }
-    return --latch.remaining != 0;  // false: every child already finished, continue at once
+    // The last access to this frame: if a child on another core arrives after it, that child
+    // resumes the parent. false: every child already finished, continue at once.
+    return latch.remaining.fetch_sub(1, std::memory_order_acq_rel) != 1;
   }
   void await_resume() const noexcept {}
 };

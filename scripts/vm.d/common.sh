@@ -14,11 +14,17 @@ say()  { printf 'uc-vm: %s\n' "$*" >&2; }
 warn() { printf 'uc-vm: warning: %s\n' "$*" >&2; }
 die()  { printf 'uc-vm: error: %s\n' "$*" >&2; exit "$UCVM_EXIT_SETUP"; }
 
-# CI=true (GitHub, GitLab, ...) or UC_VM_REQUIRED=1: a missing prerequisite fails the run instead of
-# skipping it, so that a CI machine that lost QEMU or its kernel cannot go green by skipping.
+# Running in CI: CI is set and, lower-cased, not "", 0, false, no or off.  The same rule as
+# uc_test::in_ci() (tests/support/ci.hpp); tests/unit/ci_rule_test.cpp checks that they agree.
+ucvm_in_ci() {
+  local ci=${CI:-}
+  case ${ci,,} in ""|0|false|no|off) return 1 ;; esac
+}
+
+# In CI or with UC_VM_REQUIRED=1, a missing prerequisite fails the run instead of skipping it, so
+# that a CI machine that lost QEMU or its kernel cannot go green by skipping.
 ucvm_strict() {
-  case "${CI:-}" in true|TRUE|True|1|yes) return 0 ;; esac
-  [ "${UC_VM_REQUIRED:-0}" = 1 ]
+  ucvm_in_ci || [ "${UC_VM_REQUIRED:-0}" = 1 ]
 }
 
 # Missing prerequisite: skip (exit 77) on a developer machine, fail in CI.
@@ -39,8 +45,11 @@ now() { printf '%s' "$EPOCHREALTIME"; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 # Serialise writers of the cache (two `fetch` at once, or builds of the same initramfs).
-# The lock is released when the calling shell exits.
+# The lock is released when the calling shell exits.  Re-entrant: a subshell of the holder (fetch
+# building the initramfs) must not open the file again, because a second flock on it would wait for
+# the lock this very process holds.
 cache_lock() {
+  [ -n "${UCVM_LOCK_FD:-}" ] && return 0
   mkdir -p "$UCVM_CACHE"
   exec {UCVM_LOCK_FD}>"$UCVM_CACHE/.lock"
   flock "$UCVM_LOCK_FD"
@@ -50,7 +59,7 @@ cache_lock() {
 find_busybox() {
   local bb
   for bb in "${UC_VM_BUSYBOX:-}" /usr/bin/busybox /bin/busybox "$(command -v busybox 2>/dev/null || true)"; do
-    [ -n "$bb" ] && [ -x "$bb" ] || continue
+    [ -x "$bb" ] || continue   # also skips the empty entries
     # The initramfs has no libc: a dynamically linked busybox would not start there.
     LC_ALL=C readelf -l "$bb" 2>/dev/null | grep -q 'program interpreter' && continue
     printf '%s\n' "$bb"

@@ -330,7 +330,7 @@ select_modules() {  # MODDIR DEST
       *) cp "$f" "$ko" ;;
     esac
     deps=$(objcopy -O binary --only-section=.modinfo "$ko" /dev/stdout 2>/dev/null | tr '\0' '\n' |
-           sed -n -e 's/^depends=//p' -e 's/^softdep=.*pre: *\([^:]*\)\( post:.*\)\{0,1\}$/\1/p' | tr ', ' '\n\n')
+           sed -n -e 's/^depends=//p' -e 's/^softdep=.*pre: *\([^:]*\)\( post:.*\)\{0,1\}$/\1/p' | tr ',' '\n')
     for dep in $deps; do
       # softdeps name aliases or optional helpers: best effort (2 = silent if absent)
       add_module "$dep" 2

@@ -228,6 +228,7 @@ write_guest_cmd() {  # FILE INTERACTIVE CMD...
     printf 'cd -- %q 2>/dev/null || { echo "uc-vm (guest): directory %q is not visible in the guest" >&2; exit 125; }\n' \
       "$PWD" "$PWD"
     if [ "$interactive" = 1 ]; then
+      # shellcheck disable=SC2016  # $(uname -r) is for the guest's shell to expand
       echo 'echo "uc-vm: interactive shell in the guest ($(uname -r)); exit or Ctrl-A X to leave"'
       echo 'exec /bin/bash -i'
     else
@@ -325,12 +326,13 @@ keep_serial_log() {  # STATUS KEEP_LOG_FILE
   fi
   if [ -n "$keep" ]; then
     mkdir -p "$(dirname "$keep")" && cp "$log" "$keep"
-    [ "$rc" = 0 ] && [ ! -f "$UCVM_WORK/kernel-trouble" ] || say "serial log: $keep"
+    if [ "$rc" != 0 ] || [ -f "$UCVM_WORK/kernel-trouble" ]; then say "serial log: $keep"; fi
     return 0
   fi
   [ "$rc" = 0 ] && [ ! -f "$UCVM_WORK/kernel-trouble" ] && return 0
   dest="${UC_VM_LOG_DIR:-$UCVM_CACHE/logs}/$(date +%Y%m%d-%H%M%S)-$$.log"
   mkdir -p "$(dirname "$dest")" && cp "$log" "$dest" && say "serial log: $dest"
   # keep the 50 newest
+  # shellcheck disable=SC2012  # our own names (date-pid.log), and ls -t is the simple sort by age
   ls -1t "$(dirname "$dest")"/*.log 2>/dev/null | tail -n +51 | xargs -r rm -f
 }

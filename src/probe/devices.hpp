@@ -13,9 +13,11 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include <uringcmd/scsi/bsg_uapi.hpp>
+#include <uringcmd/detail/flag_names.hpp>
+#include <uringcmd/scsi/uapi.hpp>
 #include <uringcmd/ublk/uapi.hpp>
 #include <uringcmd/uringcmd.hpp>
 
@@ -138,9 +140,7 @@ inline uc::task<device_report> scan_devices() {
 
 inline std::vector<std::string> ublk_feature_list(std::uint64_t mask) {
   std::vector<std::string> out;
-  for (unsigned b = 0; b < 64; ++b)
-    if (mask & (std::uint64_t{1} << b))
-      out.push_back(b < uc::ublk::feature_names.size() ? std::string(uc::ublk::feature_names[b]) : "bit" + std::to_string(b));
+  uc::detail::for_each_flag_name(mask, uc::ublk::feature_names, [&](std::string_view n) { out.emplace_back(n); });
   return out;
 }
 

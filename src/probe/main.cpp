@@ -6,11 +6,13 @@
 #include <string>
 
 #include "devices.hpp"
+#include "json.hpp"
+#include "report.hpp"
 
 namespace {
 
 namespace uc = uringcmd;
-using uc::detail::json_quote;
+using probe::json_quote;
 
 constexpr const char* usage = R"(usage: uringcmd-probe [--json] [--help]
 
@@ -37,7 +39,7 @@ std::string json_strings(const std::vector<std::string>& v) {
 }
 
 std::string to_json(const uc::capabilities& caps, const probe::device_report& d) {
-  std::string j = "{\"kernel\":" + json_quote(caps.kernel_release) + ",\"io_uring\":" + caps.to_json() +
+  std::string j = "{\"kernel\":" + json_quote(caps.kernel_release) + ",\"io_uring\":" + probe::to_json(caps) +
                   ",\"devices\":{\"bsg\":[";
   for (std::size_t i = 0; i < d.bsg.size(); ++i)
     j += (i ? "," : "") + std::string("{\"node\":") + json_quote(d.bsg[i].node) + ",\"vendor\":" +
@@ -48,14 +50,14 @@ std::string to_json(const uc::capabilities& caps, const probe::device_report& d)
   j += ",\"ublk_control\":{\"present\":" + std::string(d.ublk.present ? "true" : "false");
   if (d.ublk.error) j += ",\"error\":" + json_quote(uc::describe(d.ublk.error));
   if (d.ublk.present && !d.ublk.error)
-    j += ",\"features\":" + uc::detail::json_hex(d.ublk.features) +
+    j += ",\"features\":" + probe::json_hex(d.ublk.features) +
          ",\"feature_names\":" + json_strings(probe::ublk_feature_list(d.ublk.features));
   return j + "}}}";
 }
 
 void print(const uc::capabilities& caps, const probe::device_report& d) {
   std::cout << "== io_uring ==\n";
-  caps.print(std::cout);
+  probe::print_report(std::cout, caps);
   std::cout << "\n== devices ==\n";
   std::cout << "SCSI BSG nodes    " << (d.bsg.empty() ? std::string("none") : std::to_string(d.bsg.size())) << '\n';
   for (const auto& b : d.bsg) std::cout << "  " << b.node << "  " << b.vendor << ' ' << b.model << '\n';

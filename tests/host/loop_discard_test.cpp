@@ -8,7 +8,6 @@
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -20,23 +19,19 @@
 #include <doctest/doctest.h>
 
 #include "host/helpers.hpp"
+#include "support/kernel.hpp"
 #include "support/skip.hpp"
 
 #include <uringcmd/uringcmd.hpp>
 
 using namespace uringcmd;
+using uc_test::kernel_at_least;
 using uc_test::unique_fd;
 
 namespace {
 
 constexpr std::uint64_t dev_size = 4 << 20;
 constexpr unsigned char fill = 0xA5;
-
-bool kernel_at_least(int major, int minor) {
-  utsname u{};
-  int ma = 0, mi = 0;
-  return ::uname(&u) == 0 && std::sscanf(u.release, "%d.%d", &ma, &mi) == 2 && (ma > major || (ma == major && mi >= minor));
-}
 
 /// A loop device over `backing`, detached (LOOP_CLR_FD) on destruction, also when a check throws.
 class loop_device {

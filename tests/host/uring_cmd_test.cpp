@@ -17,38 +17,15 @@
 #include <doctest/doctest.h>
 
 #include "host/helpers.hpp"
+#include "support/tcp_pair.hpp"
 
 #include <uringcmd/uringcmd.hpp>
 
 using namespace uringcmd;
+using uc_test::tcp_pair;
 using uc_test::unique_fd;
 
 namespace {
-
-// A connected loopback TCP pair; `rcvbuf`/`sndbuf` (when non-zero) are set before connecting so
-// the window is small and a non-reading peer fills up quickly.
-struct tcp_pair {
-  unique_fd client, server;
-  explicit tcp_pair(int rcvbuf = 0, int sndbuf = 0) {
-    unique_fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    REQUIRE(listener.get() >= 0);
-    if (rcvbuf) REQUIRE(::setsockopt(listener.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) == 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;  // ephemeral
-    REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    socklen_t len = sizeof a;
-    REQUIRE(::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    REQUIRE(::listen(listener.get(), 1) == 0);
-    client.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    REQUIRE(client.get() >= 0);
-    if (sndbuf) REQUIRE(::setsockopt(client.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) == 0);
-    REQUIRE(::connect(client.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    server.reset(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    REQUIRE(server.get() >= 0);
-  }
-};
 
 int ioctl_int(int fd, unsigned long req) {
   int n = -1;
@@ -231,14 +208,14 @@ TEST_CASE("prepare_sqe on a 128-byte SQE writes the whole 80-byte command area")
   alignas(64) std::array<unsigned char, 128> slot;
 
   auto big = uring_cmd(3, 0x77, payload);
-  REQUIRE(big.validate(ex) == errc::ok);
+  REQUIRE(big.bind(ex) == errc::ok);
   slot.fill(0xFF);
   big.prepare_sqe(*reinterpret_cast<io_uring_sqe*>(slot.data()));
   for (std::size_t i = 0; i < 80; ++i) CHECK(slot[48 + i] == i + 1);
 
   // A short payload on a big ring: the rest of the 80 bytes is zeroed, not left from a reused slot.
   auto small = uring_cmd(3, 0x77, std::span(payload).first(4));
-  REQUIRE(small.validate(ex) == errc::ok);
+  REQUIRE(small.bind(ex) == errc::ok);
   slot.fill(0xFF);
   small.prepare_sqe(*reinterpret_cast<io_uring_sqe*>(slot.data()));
   for (std::size_t i = 0; i < 4; ++i) CHECK(slot[48 + i] == i + 1);

@@ -1,20 +1,14 @@
 // SPDX-License-Identifier: MIT
 // UC_SKIP(reason): leave a test case that cannot run here. CTest shows it as skipped through the
-// "UC-SKIP:" marker; in CI (CI=true) a skip is a failure, because CI must have every prerequisite.
+// "UC-SKIP:" marker; in CI (support/ci.hpp) a skip is a failure, because CI must have every
+// prerequisite.
 #pragma once
 
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 #include <doctest/doctest.h>
 
-namespace uc_test {
-inline bool in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci && (std::strcmp(ci, "true") == 0 || std::strcmp(ci, "1") == 0);
-}
-}  // namespace uc_test
+#include "ci.hpp"
 
 #define UC_SKIP(reason)                                           \
   do {                                                            \

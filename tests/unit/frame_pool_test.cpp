@@ -3,8 +3,13 @@
 #include <cstddef>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include <uringcmd/detail/frame_pool.hpp>
 #include <uringcmd/task.hpp>
@@ -12,7 +17,17 @@
 using uringcmd::task;
 using uringcmd::detail::frame_pool;
 
+// The recycling cases below describe the pool itself; under ASan it is bypassed on purpose.
+#define UC_NEEDS_POOL()                                              \
+  do {                                                               \
+    if (!frame_pool::enabled) {                                      \
+      MESSAGE("frame pool bypassed under AddressSanitizer");         \
+      return;                                                        \
+    }                                                                \
+  } while (0)
+
 TEST_CASE("a freed block is handed out again for any size in its class") {
+  UC_NEEDS_POOL();
   void* a = frame_pool::allocate(100);  // class 1: 65..128 bytes
   std::memset(a, 0xAB, 128);            // the whole class size is usable (ASan checks this)
   frame_pool::deallocate(a, 100);
@@ -30,6 +45,7 @@ TEST_CASE("a freed block is handed out again for any size in its class") {
 }
 
 TEST_CASE("size classes do not mix") {
+  UC_NEEDS_POOL();
   void* small = frame_pool::allocate(64);   // class 0
   frame_pool::deallocate(small, 64);
   void* big = frame_pool::allocate(65);     // class 1 must not receive the 64-byte block
@@ -40,6 +56,7 @@ TEST_CASE("size classes do not mix") {
 }
 
 TEST_CASE("frames over 2 KiB bypass the pool") {
+  UC_NEEDS_POOL();
   void* huge = frame_pool::allocate(4096);
   std::memset(huge, 0, 4096);
   frame_pool::deallocate(huge, 4096);  // straight to operator delete; ASan flags a mismatch
@@ -50,6 +67,7 @@ TEST_CASE("frames over 2 KiB bypass the pool") {
 }
 
 TEST_CASE("a block freed on another thread joins that thread's list") {
+  UC_NEEDS_POOL();
   void* a = frame_pool::allocate(200);
   void* again = nullptr;
   std::thread t([&] {
@@ -66,6 +84,7 @@ task<int> answer(int x) { co_return x * 2; }
 }  // namespace
 
 TEST_CASE("task frames are recycled: the same frame address comes back") {
+  UC_NEEDS_POOL();
   void* first;
   {
     auto t = answer(1);
@@ -80,4 +99,29 @@ TEST_CASE("task frames are recycled: the same frame address comes back") {
   CHECK(h2.done());
   CHECK(h2.promise().take() == 4);
   h2.destroy();
+}
+
+TEST_CASE("under AddressSanitizer a freed frame is poisoned, so a use after free is reported") {
+#if defined(__SANITIZE_ADDRESS__)
+  CHECK_FALSE(frame_pool::enabled);
+  void* a = frame_pool::allocate(100);
+  CHECK_FALSE(__asan_address_is_poisoned(a));
+  frame_pool::deallocate(a, 100);
+  CHECK(__asan_address_is_poisoned(a));  // a recycled, unpoisoned block would hide the bug
+#else
+  CHECK(frame_pool::enabled);
+#endif
+}
+
+TEST_CASE("a thread keeps at most max_kept blocks per class; the rest go back to the heap") {
+  UC_NEEDS_POOL();
+  std::thread t([] {
+    const std::size_t before = frame_pool::heap_blocks();
+    std::vector<void*> blocks;
+    for (std::size_t i = 0; i < frame_pool::max_kept + 10; ++i) blocks.push_back(frame_pool::allocate(300));
+    CHECK(frame_pool::heap_blocks() == before + frame_pool::max_kept + 10);
+    for (void* b : blocks) frame_pool::deallocate(b, 300);
+    CHECK(frame_pool::heap_blocks() == before + frame_pool::max_kept);  // migrating frames cannot pile up
+  });
+  t.join();
 }

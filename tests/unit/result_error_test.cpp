@@ -45,6 +45,28 @@ TEST_CASE("result::value() throws a system_error that names the errno") {
   CHECK_NOTHROW(fine.value());
 }
 
+TEST_CASE("error messages name the error once: no repeated strerror text") {
+  CHECK(std::string(uringcmd::system_error(errno_code(EEXIST), "io_uring_enter").what()) ==
+        "io_uring_enter: EEXIST: File exists");
+  result<int> bad = fail(errno_code(ENOENT));
+  try {
+    (void)bad.value();
+    FAIL("no throw");
+  } catch (const std::system_error& e) {
+    CHECK(std::string(e.what()) == "ENOENT: No such file or directory");
+  }
+  result<void> refused = fail(errc::not_owner_thread);
+  try {
+    refused.value();
+    FAIL("no throw");
+  } catch (const std::system_error& e) {
+    const std::string what = e.what();
+    CHECK(what.rfind("uringcmd: ", 0) == 0);
+    CHECK(what.find("SINGLE_ISSUER") != std::string::npos);
+    CHECK(what.find("SINGLE_ISSUER", what.find("SINGLE_ISSUER") + 1) == std::string::npos);
+  }
+}
+
 TEST_CASE("result<T> moves its value out") {
   result<std::string> r = std::string(100, 'x');  // long enough to live on the heap
   std::string s = std::move(r).value();

@@ -15,6 +15,7 @@
 #include <uringcmd/sync_wait.hpp>
 #include <uringcmd/task.hpp>
 #include <uringcmd/when_all.hpp>
+#include <uringcmd/yield.hpp>
 
 using namespace uringcmd;
 
@@ -196,5 +197,41 @@ TEST_CASE("yield without an executor simply continues") {
   REQUIRE(executor::current() == nullptr);
   auto h = drive(yield_then(4), q);
   CHECK(h.promise().take() == 4);
+  h.destroy();
+}
+
+// ---- misuse is a clear error, never undefined behaviour ----
+
+namespace {
+task<int> seven() { co_return 7; }
+}  // namespace
+
+TEST_CASE("awaiting a moved-from or default task throws logic_error instead of dereferencing null") {
+  manual_queue q;
+  auto moved_from = [](task<int>& t) -> task<int> {
+    task<int> thief = std::move(t);
+    co_return co_await std::move(t);  // t is empty now
+  };
+  auto t = seven();
+  auto h = drive(moved_from(t), q);
+  CHECK_THROWS_AS(h.promise().take(), std::logic_error);
+  h.destroy();
+
+  auto default_constructed = []() -> task<int> { co_return co_await task<int>{}; };
+  auto h2 = drive(default_constructed(), q);
+  CHECK_THROWS_AS(h2.promise().take(), std::logic_error);
+  h2.destroy();
+}
+
+TEST_CASE("awaiting a finished task a second time throws instead of returning a moved-from value") {
+  manual_queue q;
+  auto twice = []() -> task<std::string> {
+    auto t = []() -> task<std::string> { co_return std::string(100, 'x'); }();
+    std::string first = co_await std::move(t);
+    CHECK(first.size() == 100);
+    co_return co_await std::move(t);  // finished and taken: must not hand out "" silently
+  };
+  auto h = drive(twice(), q);
+  CHECK_THROWS_WITH_AS(h.promise().take(), "uringcmd: a task's result was awaited twice", std::logic_error);
   h.destroy();
 }

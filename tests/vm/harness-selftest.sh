@@ -28,6 +28,7 @@ expect "missing kernel: failure (125) with CI=true" [ "$rc" = 125 ]
 export UC_VM_SELFTEST_TOKEN="a b 'c' \$d"
 export UNRELATED_VARIABLE=must-not-pass
 rc=0
+# shellcheck disable=SC2016  # the guest's bash expands these
 "$VM" run "$@" -- bash -c '
   echo "pwd=$PWD"
   echo "token=$UC_VM_SELFTEST_TOKEN"

@@ -20,6 +20,7 @@ check() {
   else
     failed=$((failed + 1))
     printf 'FAIL  %-45s [%s] rc=%d, expected /%s/ in the output of: %s\n' "$name" "$dt" "$rc" "$expect" "$*"
+    # shellcheck disable=SC2001  # prefixes every line; ${out//} cannot anchor at line starts
     sed 's/^/      | /' <<<"$out" | tail -n 30
   fi
 }

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-// Minimal JSON text helpers for --json output (no parsing, no allocation beyond the string).
+// Minimal JSON text helpers for uringcmd-probe --json (no parsing, no allocation beyond the string).
 #pragma once
 
 #include <cstdio>
 #include <string>
 #include <string_view>
 
-namespace uringcmd::detail {
+namespace probe {
 
 inline std::string json_quote(std::string_view s) {
   std::string out = "\"";
@@ -37,4 +37,4 @@ inline std::string json_hex(unsigned long long v) {
   return buf;
 }
 
-}  // namespace uringcmd::detail
+}  // namespace probe
