@@ -163,7 +163,7 @@ namespace {
 task<int> hop_first(runtime& rt, std::size_t to, std::size_t back) {
   co_await rt.on(to);  // the first suspension of a task started synchronously by its awaiter
   const int on_target = rt.current_core() == to ? 1 : 0;
-  co_await rt.on(back);  // when_all children must finish where they started
+  co_await rt.on(back);
   co_return on_target;
 }
 task<int> nested(runtime& rt) {
@@ -180,6 +180,36 @@ TEST_CASE("runtime hops as the first suspension of nested tasks and when_all chi
   for (int& sum : sums) rt.spawn_on(0, [](runtime& r, int& out) -> task<void> { out = co_await nested(r); }(rt, sum));
   rt.wait();
   for (int sum : sums) CHECK(sum == 3);
+}
+
+namespace {
+task<std::size_t> hop_and_stay(runtime& rt, std::size_t to) {
+  co_await rt.on(to);
+  co_return rt.current_core().value_or(99);
+}
+}  // namespace
+
+TEST_CASE("runtime: a child that ends on another core resumes its parent there; when_all children may end on different cores") {
+  uc_test::watchdog dog(20s, "children ending on other cores");
+  runtime rt(pinned(2));
+  constexpr int n = 300;
+  std::atomic<int> parent_moved{0}, children_right{0}, parent_on_a_child_core{0};
+  for (int i = 0; i < n; ++i) {
+    rt.spawn_on(0, [](runtime& r, std::atomic<int>& moved, std::atomic<int>& right,
+                      std::atomic<int>& joined) -> task<void> {
+      const std::size_t where = co_await hop_and_stay(r, 1);  // ends on core 1
+      if (where == 1 && r.current_core() == 1u) ++moved;     // ... and so does the parent
+      co_await r.on(0);
+      auto [a, b] = co_await when_all(hop_and_stay(r, 0), hop_and_stay(r, 1));
+      if (a == 0 && b == 1) ++right;
+      const auto here = r.current_core();  // where the last child finished: either core
+      if (here == 0u || here == 1u) ++joined;
+    }(rt, parent_moved, children_right, parent_on_a_child_core));
+  }
+  rt.wait();
+  CHECK(parent_moved == n);
+  CHECK(children_right == n);
+  CHECK(parent_on_a_child_core == n);
 }
 
 TEST_CASE("I/O after a runtime hop goes to the new core's ring: a blocked pipe read completes there") {
