@@ -24,6 +24,8 @@ enum class errc : std::uint8_t {
   invalid_ring_options,  ///< ring options the executor cannot work with (the message says which)
   not_owner_thread,      ///< the ring was driven from a thread other than the one that first ran it
   completions_lost,      ///< the kernel dropped CQEs (overflow list allocation failed): ops are lost
+  submission_refused,    ///< the ring takes no SQEs (its owner thread cannot flush it, or the kernel refused)
+  no_memory,             ///< uringcmd could not allocate what the op needs (e.g. a multishot slot)
 };
 
 namespace detail {
@@ -45,6 +47,8 @@ class error_category_impl final : public std::error_category {
       case errc::not_owner_thread:
         return "an executor's ring was driven from a thread other than the one that first ran it (SINGLE_ISSUER)";
       case errc::completions_lost: return "the kernel dropped completions (CQ overflow it could not store); operations are lost";
+      case errc::submission_refused: return "the ring takes no submissions now";
+      case errc::no_memory: return "out of memory for the operation's bookkeeping";
     }
     return "unknown uringcmd error " + std::to_string(ev);
   }
@@ -102,6 +106,8 @@ inline int to_errno(const std::error_code& ec) noexcept {
     case errc::invalid_ring_options: return -EINVAL;
     case errc::not_owner_thread: return -EEXIST;
     case errc::completions_lost: return -EBADR;
+    case errc::submission_refused: return -EBUSY;
+    case errc::no_memory: return -ENOMEM;
     default: return -EIO;
   }
 }

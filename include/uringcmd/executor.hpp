@@ -242,11 +242,15 @@ class executor {
       refused = errc::executor_stopping;
       return 0;
     }
-    io_uring_sqe* sqe = sqe_for(1);
-    const std::uint64_t ud = sqe ? multishot_.acquire(owner, deliver) : 0;
+    const std::uint64_t ud = multishot_.acquire(owner, deliver);
     if (!ud) [[unlikely]] {
-      if (sqe) io_uring_prep_nop(sqe), sqe->user_data = detail::ud_internal, ++in_flight_;
-      refused = errc::completions_lost;
+      refused = errc::no_memory;
+      return 0;
+    }
+    io_uring_sqe* sqe = sqe_for(1);
+    if (!sqe) [[unlikely]] {
+      multishot_.release(ud);
+      refused = errc::submission_refused;
       return 0;
     }
     fill(*sqe);

@@ -103,6 +103,14 @@ TEST_CASE("to_errno gives the kernel a negative errno for every error") {
   CHECK(to_errno(make_error_code(errc::cqe32_required)) == -EOPNOTSUPP);
   CHECK(to_errno(make_error_code(errc::payload_too_large)) == -E2BIG);
   CHECK(to_errno(make_error_code(errc::executor_stopping)) == -ECANCELED);
+  CHECK(to_errno(make_error_code(errc::invalid_ring_options)) == -EINVAL);
+  CHECK(to_errno(make_error_code(errc::not_owner_thread)) == -EEXIST);
+  CHECK(to_errno(make_error_code(errc::completions_lost)) == -EBADR);
+  CHECK(to_errno(make_error_code(errc::submission_refused)) == -EBUSY);
+  CHECK(to_errno(make_error_code(errc::no_memory)) == -ENOMEM);
+  // Every errc has its own message, none falls through to "unknown".
+  for (int e = 1; e <= static_cast<int>(errc::no_memory); ++e)
+    CHECK(make_error_code(static_cast<errc>(e)).message().find("unknown") == std::string::npos);
   // A foreign category whose values collide with errc's must not be read as errc.
   CHECK(to_errno(std::make_error_code(std::future_errc::promise_already_satisfied)) == -EIO);
   CHECK(to_errno(std::make_error_code(std::future_errc::future_already_retrieved)) == -EIO);

@@ -51,6 +51,14 @@ class multishot_table {
     return resume;
   }
 
+  /// Frees a slot whose request was never submitted.
+  void release(std::uint64_t ud) noexcept {
+    const std::uint32_t index = static_cast<std::uint32_t>((ud & pointer_mask) >> 3);
+    slots_[index].owner = nullptr;
+    slots_[index].next_free = free_;
+    free_ = index;
+  }
+
   /// The consumer is gone: drop the request's remaining CQEs.
   void detach(std::uint64_t ud) noexcept { slots_[(ud & pointer_mask) >> 3].owner = nullptr; }
 
