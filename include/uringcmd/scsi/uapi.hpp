@@ -4,9 +4,15 @@
 // merged v8 ABI (the earlier drafts had a `flags` field and are incompatible).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace uringcmd::scsi {
+
+inline constexpr std::uint32_t bsg_protocol_scsi = 0;          // BSG_PROTOCOL_SCSI
+inline constexpr std::uint32_t bsg_sub_protocol_scsi_cmd = 0;  // BSG_SUB_PROTOCOL_SCSI_CMD
+inline constexpr std::size_t max_cdb_size = 32;                // scmd->cmnd
+inline constexpr std::size_t max_sense_size = 96;              // SCSI_SENSE_BUFFERSIZE
 
 struct bsg_uring_cmd {
   std::uint64_t request = 0;          // CDB address
