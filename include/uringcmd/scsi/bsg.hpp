@@ -32,7 +32,7 @@ using bsg_options = command_options;
 
 class bsg_command_op : public io_op<bsg_command_op> {
  public:
-  /// `cdb` is copied (1..32 bytes, else errc::payload_too_large before submission); `data` must
+  /// `cdb` is copied (1..32 bytes, else uringcmd::errc::payload_too_large before submission); `data` must
   /// outlive the co_await.
   bsg_command_op(fd_ref fd, std::span<const std::uint8_t> cdb, data_dir dir, void* data, std::size_t len,
                  const bsg_options& opts) noexcept
@@ -40,12 +40,12 @@ class bsg_command_op : public io_op<bsg_command_op> {
     if (cdb_len_) std::memcpy(cdb_.data(), cdb.data(), cdb_len_);
   }
 
-  errc bind(const executor& ex) const noexcept {
-    if (cdb_len_ == 0) return errc::payload_too_large;
-    if (len_ > UINT32_MAX) return errc::buffer_too_large;
-    if (!ex.big_sqe()) return errc::sqe128_required;
-    if (!ex.big_cqe()) return errc::cqe32_required;
-    return errc::ok;
+  uringcmd::errc bind(const executor& ex) const noexcept {
+    if (cdb_len_ == 0) return uringcmd::errc::payload_too_large;
+    if (len_ > UINT32_MAX) return uringcmd::errc::buffer_too_large;
+    if (!ex.big_sqe()) return uringcmd::errc::sqe128_required;
+    if (!ex.big_cqe()) return uringcmd::errc::cqe32_required;
+    return uringcmd::errc::ok;
   }
 
   void prepare_sqe(io_uring_sqe& sqe) noexcept {

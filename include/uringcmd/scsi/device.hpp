@@ -8,9 +8,11 @@
 //
 // Every command answers a scsi::response<T>: the value, or an error_code a caller can branch on
 // (the "scsi" category for SCSI outcomes, errno for the transport), with the decoded status and
-// sense reachable through details(). Commands go over BSG io_uring (Linux 7.1+); the ring must be
-// SQE128|CQE32 (ring_options::passthrough()). Each command carries a deadline (timeout_ms), 60 s
-// by default, settable per device and per call: SCSI commands cannot be cancelled.
+// sense reachable through details(). Commands go over BSG io_uring (Linux 7.1+; the ring must be
+// SQE128|CQE32, ring_options::passthrough()) or, where the kernel has no BSG io_uring, over the sg
+// driver's asynchronous interface (sg.hpp), chosen once at open(): the caller's code is the same.
+// Each command carries a deadline (timeout_ms), 60 s by default, settable per device and per call:
+// SCSI commands cannot be cancelled.
 #pragma once
 
 #include <fcntl.h>
@@ -36,6 +38,7 @@
 #include <uringcmd/scsi/error.hpp>
 #include <uringcmd/scsi/inquiry.hpp>
 #include <uringcmd/scsi/sense.hpp>
+#include <uringcmd/scsi/sg.hpp>
 #include <uringcmd/task.hpp>
 
 namespace uringcmd::scsi {
@@ -97,9 +100,17 @@ struct inquiry_info {
   std::string vendor, product, revision;
 };
 
+/// How commands reach the device.
+enum class transport : std::uint8_t {
+  bsg_uring,  ///< IORING_OP_URING_CMD on /dev/bsg/H:C:T:L (Linux 7.1+)
+  sg_async,   ///< write()/read() of sg_io_hdr on /dev/sgN through the ring (the fallback)
+};
+
 struct device_options {
   std::uint32_t timeout_ms = 60'000;  ///< the default deadline of every command
   bool read_only = false;             ///< open O_RDONLY (commands that write are then refused: EPERM)
+  /// Use this transport instead of probing (tests, comparisons); sg_async needs the sg driver.
+  std::optional<transport> force;
 };
 
 class device {
@@ -114,10 +125,28 @@ class device {
     d.hctl_ = *hctl;
     d.path_ = "/dev/bsg/" + d.hctl_;
     d.opts_ = opts;
-    d.fd_ = ::open(d.path_.c_str(), (opts.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-    if (d.fd_ < 0) co_return response<device>(errno_code(errno));
-    auto tur = co_await d.test_unit_ready();
-    if (!tur && !tur.details()) co_return response<device>(tur.error());  // the transport refused
+    const int mode = (opts.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+    if (opts.force != transport::sg_async) {
+      d.fd_ = ::open(d.path_.c_str(), mode);
+      if (d.fd_ < 0) co_return response<device>(errno_code(errno));
+      auto tur = co_await d.test_unit_ready();
+      // The kernel (or a ring without SQE128|CQE32) has no BSG io_uring: fall back to sg.
+      const bool no_uring = !tur && !tur.details() &&
+                            (tur.error() == std::errc::operation_not_supported || tur.error() == errc_sqe128() ||
+                             tur.error() == errc_cqe32());
+      if (!tur && !tur.details() && (!no_uring || opts.force == transport::bsg_uring))
+        co_return response<device>(tur.error());  // the transport refused, not the device
+      if (no_uring) d.close();
+    }
+    if (d.fd_ < 0) {
+      auto sg = sg_node(d.hctl_);
+      if (!sg) co_return response<device>(errno_code(ENODEV));
+      d.path_ = *sg;
+      d.transport_ = transport::sg_async;
+      d.fd_ = ::open(d.path_.c_str(), O_RDWR | O_CLOEXEC);  // sg queues commands with write(): O_RDWR
+      if (d.fd_ < 0) co_return response<device>(errno_code(errno));
+      if (auto prepared = sg_prepare_fd(d.fd_); !prepared) co_return response<device>(prepared.error());
+    }
     if (auto cap = co_await d.read_capacity()) d.capacity_ = *cap;
     d.max_transfer_blocks_ = co_await d.probe_max_transfer();
     co_return response<device>(std::move(d), outcome{});
@@ -125,7 +154,7 @@ class device {
 
   device(device&& o) noexcept
       : fd_(std::exchange(o.fd_, -1)), path_(std::move(o.path_)), hctl_(std::move(o.hctl_)), opts_(o.opts_),
-        capacity_(o.capacity_), max_transfer_blocks_(o.max_transfer_blocks_) {}
+        capacity_(o.capacity_), max_transfer_blocks_(o.max_transfer_blocks_), transport_(o.transport_) {}
   device& operator=(device&& o) noexcept {
     if (this != &o) {
       close();
@@ -135,13 +164,16 @@ class device {
       opts_ = o.opts_;
       capacity_ = o.capacity_;
       max_transfer_blocks_ = o.max_transfer_blocks_;
+      transport_ = o.transport_;
     }
     return *this;
   }
   ~device() { close(); }
 
   int fd() const noexcept { return fd_; }
+  /// The node commands go to: /dev/bsg/H:C:T:L, or /dev/sgN with the sg transport.
   const std::string& path() const noexcept { return path_; }
+  transport which() const noexcept { return transport_; }
   const std::string& hctl() const noexcept { return hctl_; }
   /// From open()'s READ CAPACITY (absent when the unit was not ready).
   const std::optional<capacity_info>& capacity() const noexcept { return capacity_; }
@@ -158,7 +190,8 @@ class device {
                                         std::optional<std::uint32_t> timeout_ms = std::nullopt) {
     command_options o;
     o.timeout_ms = timeout_ms.value_or(opts_.timeout_ms);
-    auto r = co_await bsg_command_op(fd_, c.bytes(), dir, data.data(), data.size(), o);
+    auto r = transport_ == transport::bsg_uring ? co_await bsg_command_op(fd_, c.bytes(), dir, data.data(), data.size(), o)
+                                                : co_await sg_command(fd_, c.bytes(), dir, data, o);
     if (!r) co_return response<std::uint32_t>(r.error());
     outcome out = decode_outcome(r->status, r->host, r->driver, r->sense());
     if (out.error) co_return response<std::uint32_t>(out.error, std::move(out));
@@ -316,6 +349,17 @@ class device {
     return std::nullopt;  // no block device (e.g. a tape): only the device's limits count
   }
 
+  static std::error_code errc_sqe128() noexcept { return make_error_code(uringcmd::errc::sqe128_required); }
+  static std::error_code errc_cqe32() noexcept { return make_error_code(uringcmd::errc::cqe32_required); }
+
+  static std::optional<std::string> sg_node(const std::string& hctl) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(fs::path("/sys/class/scsi_device") / hctl / "device" / "scsi_generic", ec))
+      return "/dev/" + e.path().filename().string();
+    return std::nullopt;
+  }
+
   // /dev/bsg/H:C:T:L, /dev/sgN or /dev/sdX -> "H:C:T:L".
   static std::optional<std::string> resolve_hctl(std::string_view path) {
     namespace fs = std::filesystem;
@@ -337,6 +381,7 @@ class device {
   device_options opts_;
   std::optional<capacity_info> capacity_;
   std::uint32_t max_transfer_blocks_ = 0xffff;
+  transport transport_ = transport::bsg_uring;
 };
 
 }  // namespace uringcmd::scsi

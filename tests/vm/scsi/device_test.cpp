@@ -59,7 +59,9 @@ TEST_CASE("scsi::device opens by bsg, sg and block node alike, and its capacity 
       CAPTURE(path);
       auto dev = sync_wait(ex, scsi::device::open(path));
       REQUIRE_MESSAGE(dev.has_value(), dev.describe());
-      CHECK(dev->path() == n.bsg);
+      // BSG io_uring where the kernel has it (7.1+), else the sg fallback: chosen at open.
+      CHECK(dev->path() == (dev->which() == scsi::transport::bsg_uring ? n.bsg : n.sg));
+      MESSAGE(path << " -> " << dev->path());
       REQUIRE(dev->capacity().has_value());
       CHECK(dev->capacity()->block_size == 512);
       CHECK(dev->capacity()->bytes() == block_device_bytes(n.block));
@@ -139,4 +141,28 @@ TEST_CASE("scsi::device serves 32 coroutines at once on one ring") {
     }(dev, 8192 + std::uint64_t(i) * 8, data[std::size_t(i)]));
   const auto ok = sync_wait(ex, when_all(std::move(io)));
   for (bool b : ok) CHECK(b);
+}
+
+TEST_CASE("scsi::device over the sg fallback behaves the same: data, capacity and decoded errors") {
+  executor ex(ring_options::passthrough());
+  for (const auto& n : disks()) {
+    CAPTURE(n.sg);
+    scsi::device_options o;
+    o.force = scsi::transport::sg_async;
+    auto dev = sync_wait(ex, scsi::device::open(n.block, o)).value();
+    CHECK(dev.which() == scsi::transport::sg_async);
+    CHECK(dev.path() == n.sg);
+    REQUIRE(dev.capacity().has_value());
+    CHECK(dev.capacity()->bytes() == block_device_bytes(n.block));
+    std::vector<std::byte> out = uc_test::pattern(64 * 512, 21), back(64 * 512);
+    REQUIRE(sync_wait(ex, dev.write(6000, out)).has_value());
+    REQUIRE(sync_wait(ex, dev.read(6000, back)).has_value());
+    CHECK(back == out);
+    std::vector<std::byte> one(512);
+    auto past = sync_wait(ex, dev.read(dev.capacity()->blocks(), one));
+    CHECK(past.error() == scsi::errc::illegal_request);
+    REQUIRE(past.details().has_value());
+    REQUIRE(past.details()->sense_data.has_value());
+    CHECK(past.details()->sense_data->asc == 0x21);
+  }
 }
