@@ -25,20 +25,8 @@ check() {
   fi
 }
 
-# SCSI devices by model, through sysfs (there is no udev, so no /dev/disk/by-* links).
-scsi_node() {  # scsi_node MODEL bsg|sg|block -> /dev/...
-  local d name
-  for d in /sys/class/bsg/*; do
-    [[ -f $d/device/model && $(<"$d/device/model") == "$1"* ]] || continue
-    case $2 in
-      bsg) echo "/dev/bsg/${d##*/}" ;;
-      sg) for name in "$d"/device/scsi_generic/*; do echo "/dev/${name##*/}"; done ;;
-      block) for name in "$d"/device/block/*; do echo "/dev/${name##*/}"; done ;;
-    esac
-    return 0
-  done
-  echo "/dev/no-scsi-device-with-model-$1"
-}
+# shellcheck source=tests/vm/scsi_node.sh
+source "$(dirname "$0")/scsi_node.sh"
 
 echo "kernel $(uname -r), $(nproc) CPUs; devices: $(cd /dev && echo bsg/* sd? sg? nvme* ng* ublk-control)"
 QBSG=$(scsi_node "QEMU HARDDISK" bsg) QSG=$(scsi_node "QEMU HARDDISK" sg) QBLK=$(scsi_node "QEMU HARDDISK" block)

@@ -45,20 +45,8 @@ if len(sys.argv) == 2: print(d[sys.argv[1]])
 else: print("\n".join(str(e[sys.argv[2]]) for e in d[sys.argv[1]]))' "$@"
 }
 
-# SCSI devices by model, through sysfs (no udev in the guest); as tools.sh.
-scsi_node() {  # scsi_node MODEL bsg|sg|block -> /dev/...
-  local d name
-  for d in /sys/class/scsi_device/*; do
-    [[ -f $d/device/model && $(<"$d/device/model") == "$1"* ]] || continue
-    case $2 in
-      bsg) echo "/dev/bsg/${d##*/}" ;;
-      sg) for name in "$d"/device/scsi_generic/*; do echo "/dev/${name##*/}"; done ;;
-      block) for name in "$d"/device/block/*; do echo "/dev/${name##*/}"; done ;;
-    esac
-    return 0
-  done
-  echo "/dev/no-scsi-device-with-model-$1"
-}
+# shellcheck source=tests/vm/scsi_node.sh
+source "$(dirname "$0")/../scsi_node.sh"
 
 # json_out NAME CMD...: keeps CMD's --json output, checked with the others at the end (python
 # starts slowly in the guest).
