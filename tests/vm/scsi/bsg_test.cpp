@@ -19,6 +19,7 @@
 #include <doctest/doctest.h>
 
 #include "host/helpers.hpp"
+#include "vm/scsi/disks.hpp"
 #include "support/skip.hpp"
 
 #include <uringcmd/scsi/bsg.hpp>
@@ -31,49 +32,9 @@ using uc_test::unique_fd;
 
 namespace {
 
-struct target {
-  std::string hctl;   // "1:0:0:0"
-  std::string model;  // from sysfs
-  std::string bsg;    // /dev/bsg/1:0:0:0
-  std::string block;  // /dev/sdb
-};
-
-std::string read_trimmed(const fs::path& p) {
-  std::ifstream f(p);
-  std::string s;
-  std::getline(f, s);
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
-
-// Every SCSI disk with a BSG node, through sysfs (the guest has no udev).
-std::vector<target> scsi_disks() {
-  std::vector<target> out;
-  if (!fs::exists("/sys/class/scsi_device")) return out;
-  for (const auto& d : fs::directory_iterator("/sys/class/scsi_device")) {
-    target t;
-    t.hctl = d.path().filename();
-    t.model = read_trimmed(d.path() / "device" / "model");
-    t.bsg = "/dev/bsg/" + t.hctl;
-    const fs::path blocks = d.path() / "device" / "block";
-    if (!fs::exists(t.bsg) || !fs::exists(blocks)) continue;
-    for (const auto& b : fs::directory_iterator(blocks)) t.block = "/dev/" + b.path().filename().string();
-    out.push_back(t);
-  }
-  return out;
-}
-
-std::vector<target> require_disks() {
-  auto disks = scsi_disks();
-  if (disks.size() < 2) FAIL("expected the virtio-scsi disk and scsi_debug (run in the VM: scripts/vm run)");
-  return disks;
-}
-
-unique_fd open_rw(const std::string& path) {
-  unique_fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-  REQUIRE_MESSAGE(fd.get() >= 0, "open " << path << ": " << std::strerror(errno));
-  return fd;
-}
+using target = uc_test::scsi_disk;
+using uc_test::open_rw;
+using uc_test::require_disks;
 
 std::array<std::uint8_t, 10> read10(std::uint32_t lba, std::uint16_t blocks) {  // SBC-4 READ(10)
   return {0x28, 0, std::uint8_t(lba >> 24), std::uint8_t(lba >> 16), std::uint8_t(lba >> 8), std::uint8_t(lba), 0,

@@ -30,6 +30,7 @@
 #include <doctest/doctest.h>
 
 #include "host/helpers.hpp"
+#include "vm/scsi/disks.hpp"
 
 #include <uringcmd/scsi/bsg.hpp>
 #include <uringcmd/scsi/capacity.hpp>
@@ -63,36 +64,9 @@ namespace {
 
 // ---- devices ---------------------------------------------------------------------------------
 
-struct target {
-  std::string hctl;  // "1:0:0:0"
-  std::string bsg;   // /dev/bsg/1:0:0:0: ours and the tools'
-};
-
-std::vector<target> scsi_disks() {
-  std::vector<target> out;
-  if (!fs::exists("/sys/class/scsi_device")) return out;
-  for (const auto& d : fs::directory_iterator("/sys/class/scsi_device")) {
-    target t;
-    t.hctl = d.path().filename();
-    t.bsg = "/dev/bsg/" + t.hctl;
-    if (!fs::exists(t.bsg) || !fs::exists(d.path() / "device" / "block")) continue;
-    out.push_back(t);
-  }
-  std::sort(out.begin(), out.end(), [](const target& a, const target& b) { return a.hctl < b.hctl; });
-  return out;
-}
-
-std::vector<target> require_disks() {
-  auto disks = scsi_disks();
-  if (disks.size() < 2) FAIL("expected the virtio-scsi disk and scsi_debug (run in the VM: scripts/vm run)");
-  return disks;
-}
-
-unique_fd open_rw(const std::string& path) {
-  unique_fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-  REQUIRE_MESSAGE(fd.get() >= 0, "open " << path << ": " << std::strerror(errno));
-  return fd;
-}
+using target = uc_test::scsi_disk;
+using uc_test::open_rw;
+using uc_test::require_disks;
 
 // ---- our side: builder + bsg_command + the bytes returned --------------------------------------
 

@@ -16,6 +16,7 @@
 #include <doctest/doctest.h>
 
 #include "host/helpers.hpp"
+#include "vm/scsi/disks.hpp"
 
 #include <uringcmd/scsi/device.hpp>
 #include <uringcmd/uringcmd.hpp>
@@ -24,26 +25,7 @@ using namespace uringcmd;
 namespace fs = std::filesystem;
 
 namespace {
-struct node_set {
-  std::string bsg, sg, block, model;
-};
-// Each SCSI disk's three nodes, from sysfs (no udev in the guest).
-std::vector<node_set> disks() {
-  std::vector<node_set> out;
-  std::error_code ec;
-  for (const auto& d : fs::directory_iterator("/sys/class/scsi_device", ec)) {
-    node_set n;
-    n.bsg = "/dev/bsg/" + d.path().filename().string();
-    for (const auto& e : fs::directory_iterator(d.path() / "device" / "scsi_generic", ec)) n.sg = "/dev/" + e.path().filename().string();
-    for (const auto& e : fs::directory_iterator(d.path() / "device" / "block", ec)) n.block = "/dev/" + e.path().filename().string();
-    std::ifstream m(d.path() / "device" / "model");
-    std::getline(m, n.model);
-    while (!n.model.empty() && n.model.back() == ' ') n.model.pop_back();
-    if (!n.block.empty() && fs::exists(n.bsg)) out.push_back(n);
-  }
-  if (out.size() < 2) FAIL("expected the virtio-scsi disk and scsi_debug (run in the VM: scripts/vm run)");
-  return out;
-}
+const auto disks = uc_test::require_disks;
 std::uint64_t block_device_bytes(const std::string& block) {
   std::ifstream f("/sys/class/block/" + fs::path(block).filename().string() + "/size");
   std::uint64_t sectors = 0;

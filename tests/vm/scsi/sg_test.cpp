@@ -24,6 +24,7 @@
 #include <doctest/doctest.h>
 
 #include "host/helpers.hpp"
+#include "vm/scsi/disks.hpp"
 #include "support/skip.hpp"
 
 #include <uringcmd/scsi/bsg.hpp>
@@ -38,46 +39,8 @@ using clk = std::chrono::steady_clock;
 
 namespace {
 
-struct target {
-  std::string hctl;   // "1:0:0:0"
-  std::string model;  // from sysfs
-  std::string sg;     // /dev/sg1
-  std::string block;  // /dev/sdb
-  bool scsi_debug() const { return model.find("scsi_debug") == 0; }
-};
-
-std::string read_trimmed(const fs::path& p) {
-  std::ifstream f(p);
-  std::string s;
-  std::getline(f, s);
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
-
-// Every SCSI disk with an sg node, through sysfs (the guest has no udev).
-std::vector<target> scsi_disks() {
-  std::vector<target> out;
-  if (!fs::exists("/sys/class/scsi_device")) return out;
-  for (const auto& d : fs::directory_iterator("/sys/class/scsi_device")) {
-    target t;
-    t.hctl = d.path().filename();
-    t.model = read_trimmed(d.path() / "device" / "model");
-    const fs::path sgs = d.path() / "device" / "scsi_generic";
-    const fs::path blocks = d.path() / "device" / "block";
-    if (!fs::exists(sgs) || !fs::exists(blocks)) continue;
-    for (const auto& s : fs::directory_iterator(sgs)) t.sg = "/dev/" + s.path().filename().string();
-    for (const auto& b : fs::directory_iterator(blocks)) t.block = "/dev/" + b.path().filename().string();
-    if (!t.sg.empty() && !t.block.empty()) out.push_back(t);
-  }
-  std::sort(out.begin(), out.end(), [](const target& a, const target& b) { return a.hctl < b.hctl; });
-  return out;
-}
-
-std::vector<target> require_disks() {
-  auto disks = scsi_disks();
-  if (disks.size() < 2) FAIL("expected the virtio-scsi disk and scsi_debug (run in the VM: scripts/vm run)");
-  return disks;
-}
+using target = uc_test::scsi_disk;
+using uc_test::require_disks;
 
 target require_scsi_debug() {
   for (const target& t : require_disks())
