@@ -262,18 +262,9 @@ inline uc::task<int> cmd_write(args a) {
 
 inline uc::task<int> cmd_unmap(args a) {
   UC_OPEN_OR_RETURN(dev, a);
-  // One descriptor holds up to 2^32-1 blocks; more take several.
-  std::vector<sc::unmap_descriptor> ds;
-  for (std::uint64_t at = *a.lba, left = *a.count; left && ds.size() <= sc::max_unmap_descriptors;) {
-    const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(left, 0xffffffffU));
-    ds.push_back({at, n});
-    at += n;
-    left -= n;
-  }
-  std::vector<std::byte> buf(sc::unmap_parameter_list_size(ds.size()));
-  auto len = sc::unmap_parameter_list(buf, ds);
-  if (!len) co_return report_problem(a.mode, a.command, "--count too large for one UNMAP", exit_syntax);
-  auto r = co_await dev.execute(sc::unmap(*len), sc::data_dir::to_device, buf);
+  if (*a.count > std::uint64_t{sc::max_unmap_descriptors} * 0xffffffffU)
+    co_return report_problem(a.mode, a.command, "--count too large for one UNMAP", exit_syntax);
+  auto r = co_await dev.unmap(*a.lba, *a.count);
   if (!r) co_return failed(a, r);
   print(a, fields{{"device", dev.path()}, {"lba", *a.lba}, {"blocks", *a.count}, {"unmapped", true}});
   co_return exit_ok;

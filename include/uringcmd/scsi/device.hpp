@@ -30,6 +30,7 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include <uringcmd/result.hpp>
 #include <uringcmd/scsi/bsg.hpp>
@@ -37,6 +38,8 @@
 #include <uringcmd/scsi/cdb.hpp>
 #include <uringcmd/scsi/error.hpp>
 #include <uringcmd/scsi/inquiry.hpp>
+#include <uringcmd/scsi/luns.hpp>
+#include <uringcmd/scsi/mode.hpp>
 #include <uringcmd/scsi/sense.hpp>
 #include <uringcmd/scsi/sg.hpp>
 #include <uringcmd/task.hpp>
@@ -276,6 +279,75 @@ class device {
 
   task<response<std::uint32_t>> sync_cache() { return execute(synchronize_cache10()); }
 
+  /// VERIFY(10), or (16) beyond its reach: the device checks the blocks on the medium; no data
+  /// moves (BYTCHK 0). An unreadable block answers MEDIUM ERROR with its LBA in the sense.
+  task<response<std::uint32_t>> verify(std::uint64_t lba, std::uint32_t blocks) {
+    return execute(fits10(lba, blocks) ? verify10(static_cast<std::uint32_t>(lba), static_cast<std::uint16_t>(blocks))
+                                       : verify16(lba, blocks));
+  }
+
+  /// UNMAP (deallocate) `blocks` at `lba`, in block descriptors of up to 2^32-1 blocks (EINVAL
+  /// when more than one UNMAP's list holds). Whether the device honours it, and what the blocks
+  /// then read as, is in read_capacity() (lbpme, lbprz).
+  task<response<std::uint32_t>> unmap(std::uint64_t lba, std::uint64_t blocks) {
+    std::vector<unmap_descriptor> ds;
+    for (std::uint64_t at = lba, left = blocks; left && ds.size() <= max_unmap_descriptors;) {
+      const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(left, 0xffffffffU));
+      ds.push_back({at, n});
+      at += n;
+      left -= n;
+    }
+    std::vector<std::byte> list(unmap_parameter_list_size(ds.size()));
+    const auto len = unmap_parameter_list(list, ds);
+    if (!len) co_return response<std::uint32_t>(errno_code(EINVAL));
+    co_return co_await execute(scsi::unmap(*len), data_dir::to_device, list);
+  }
+
+  /// WRITE SAME(10), or (16) beyond its reach: `block` (exactly one block) written to each of
+  /// `blocks` blocks at `lba`; with f.unmap a zero block may deallocate them instead.
+  task<response<std::uint32_t>> write_same(std::uint64_t lba, std::uint32_t blocks, std::span<const std::byte> block,
+                                           write_same_flags f = {}) {
+    if (!capacity_ || block.size() != capacity_->block_size) co_return response<std::uint32_t>(errno_code(EINVAL));
+    const cdb c = fits10(lba, blocks)
+                      ? write_same10(static_cast<std::uint32_t>(lba), static_cast<std::uint16_t>(blocks), f)
+                      : write_same16(lba, blocks, {.unmap = f.unmap, .anchor = f.anchor});
+    co_return co_await execute(c, data_dir::to_device, mutable_view(block));
+  }
+
+  /// REPORT LUNS into `buf`; the value views `buf` (luns() lists them; truncated() says whether
+  /// `buf` was too small for all of them).
+  task<response<report_luns_data>> report_luns(std::span<std::byte> buf) {
+    auto r = co_await execute(scsi::report_luns(static_cast<std::uint32_t>(std::min<std::size_t>(buf.size(), UINT32_MAX))),
+                              data_dir::from_device, buf);
+    if (!r) co_return response<report_luns_data>(r.error(), r.details());
+    auto d = parse_report_luns(as_u8(buf).first(*r));
+    if (!d) co_return response<report_luns_data>(errno_code(EPROTO), r.details());
+    co_return response<report_luns_data>(*d, *r.details());
+  }
+
+  /// MODE SENSE(10) of `page` (0x3f: all) into `buf`; the value views `buf`.
+  task<response<mode_parameters>> mode_sense(std::uint8_t page, std::span<std::byte> buf, std::uint8_t subpage = 0,
+                                             mode_sense10_flags f = {}) {
+    const auto c = mode_sense10(page, subpage, static_cast<std::uint16_t>(std::min<std::size_t>(buf.size(), 0xffff)), f);
+    if (!c) co_return response<mode_parameters>(errno_code(EINVAL));
+    auto r = co_await execute(*c, data_dir::from_device, buf);
+    if (!r) co_return response<mode_parameters>(r.error(), r.details());
+    auto m = parse_mode_sense10(as_u8(buf).first(*r));
+    if (!m) co_return response<mode_parameters>(errno_code(EPROTO), r.details());
+    co_return response<mode_parameters>(*m, *r.details());
+  }
+
+  /// START STOP UNIT (spin up or down, load or eject, power conditions).
+  task<response<std::uint32_t>> start_stop(start_stop_flags f) { return execute(start_stop_unit(f)); }
+
+  /// Any CDB (1..32 bytes) without a method here; EINVAL for an empty or longer one.
+  task<response<std::uint32_t>> raw(std::span<const std::uint8_t> cdb_bytes, data_dir dir = data_dir::none,
+                                    std::span<std::byte> data = {}, std::optional<std::uint32_t> timeout_ms = std::nullopt) {
+    const auto c = scsi::raw(cdb_bytes);
+    if (!c) co_return response<std::uint32_t>(errno_code(EINVAL));
+    co_return co_await execute(*c, dir, data, timeout_ms);
+  }
+
  private:
   device() = default;
 
@@ -292,6 +364,11 @@ class device {
     return {const_cast<std::byte*>(b.data()), b.size()};
   }
 
+  // READ(10)'s LBA and count fields hold the range; else the (16) form.
+  static bool fits10(std::uint64_t lba, std::uint64_t blocks) noexcept {
+    return lba + blocks <= 0xffffffffULL && blocks <= 0xffff;
+  }
+
   task<response<std::uint64_t>> transfer(std::uint64_t lba, std::span<std::byte> buf, data_dir dir) {
     const std::uint32_t bs = capacity_ ? capacity_->block_size : 0;
     if (bs == 0 || buf.size() % bs != 0) co_return response<std::uint64_t>(errno_code(EINVAL));
@@ -301,7 +378,7 @@ class device {
       const std::uint64_t left = (buf.size() - done) / bs;
       const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(left, max_transfer_blocks_));
       const std::uint64_t at = lba + done / bs;
-      const bool small = at + n <= 0xffffffffULL && n <= 0xffff;
+      const bool small = fits10(at, n);
       const cdb c = dir == data_dir::from_device
                         ? (small ? scsi::read10(static_cast<std::uint32_t>(at), static_cast<std::uint16_t>(n))
                                  : scsi::read16(at, n))

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -55,6 +56,41 @@ inline std::vector<scsi_disk> require_disks() {
   auto disks = scsi_disks();
   if (disks.size() < 2) FAIL("expected the virtio-scsi disk and scsi_debug (run in the VM: scripts/vm run)");
   return disks;
+}
+
+// A scsi_debug parameter set for the scope of a test, restored after (sysfs; writes to delay
+// knobs fail with EBUSY while commands are queued, so retry a little).
+class scsi_debug_param {
+ public:
+  scsi_debug_param(const std::string& name, const std::string& value, std::string restore)
+      : path_("/sys/bus/pseudo/drivers/scsi_debug/" + name), restore_(std::move(restore)) {
+    REQUIRE_MESSAGE(write(value), "cannot set " << path_ << " = " << value);
+  }
+  ~scsi_debug_param() { write(restore_); }
+  scsi_debug_param(const scsi_debug_param&) = delete;
+  scsi_debug_param& operator=(const scsi_debug_param&) = delete;
+
+ private:
+  bool write(const std::string& v) const {
+    for (int i = 0; i < 100; ++i) {
+      std::ofstream f(path_);
+      f << v;
+      f.flush();
+      if (f) return true;
+      ::usleep(10'000);
+    }
+    return false;
+  }
+  std::string path_;
+  std::string restore_;
+};
+
+/// The scsi_debug disk, or a failed test.
+inline scsi_disk require_scsi_debug() {
+  for (const scsi_disk& t : require_disks())
+    if (t.scsi_debug()) return t;
+  FAIL("no scsi_debug disk");
+  return {};
 }
 
 inline unique_fd open_rw(const std::string& path) {

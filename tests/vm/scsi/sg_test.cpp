@@ -41,13 +41,7 @@ namespace {
 
 using target = uc_test::scsi_disk;
 using uc_test::require_disks;
-
-target require_scsi_debug() {
-  for (const target& t : require_disks())
-    if (t.scsi_debug()) return t;
-  FAIL("no scsi_debug disk");
-  return {};
-}
+using uc_test::require_scsi_debug;
 
 // Opens and prepares an sg node (O_RDWR: write() queues the commands).
 unique_fd open_sg(const target& t) {
@@ -94,33 +88,6 @@ task<capacity> read_capacity10(int fd) {  // SBC-4 READ CAPACITY(10)
   };
   co_return capacity{be32(0), be32(4)};
 }
-
-// A scsi_debug parameter set for the scope of a test, restored after (sysfs; writes to delay
-// knobs fail with EBUSY while commands are queued, so retry a little).
-class scsi_debug_param {
- public:
-  scsi_debug_param(std::string name, const std::string& value, std::string restore)
-      : path_("/sys/bus/pseudo/drivers/scsi_debug/" + std::move(name)), restore_(std::move(restore)) {
-    REQUIRE_MESSAGE(write(value), "cannot set " << path_ << " = " << value);
-  }
-  ~scsi_debug_param() { write(restore_); }
-  scsi_debug_param(const scsi_debug_param&) = delete;
-  scsi_debug_param& operator=(const scsi_debug_param&) = delete;
-
- private:
-  bool write(const std::string& v) const {
-    for (int i = 0; i < 100; ++i) {
-      std::ofstream f(path_);
-      f << v;
-      f.flush();
-      if (f) return true;
-      ::usleep(10'000);
-    }
-    return false;
-  }
-  std::string path_;
-  std::string restore_;
-};
 
 std::uint8_t sense_key(std::span<const std::uint8_t> s) { return (s[0] & 0x7f) >= 0x72 ? s[1] & 0x0f : s[2] & 0x0f; }
 std::uint8_t sense_asc(std::span<const std::uint8_t> s) { return (s[0] & 0x7f) >= 0x72 ? s[2] : s[12]; }
@@ -240,7 +207,7 @@ TEST_CASE("the ring thread is never blocked: a 5 ms timer fires on time while 8 
   CAPTURE(t.sg);
   executor ex;
   auto sg = open_sg(t);
-  scsi_debug_param slow("ndelay", "900000000", "0");  // every scsi_debug response 0.9 s late
+  uc_test::scsi_debug_param slow("ndelay", "900000000", "0");  // every scsi_debug response 0.9 s late
   int finished = 0;
   const auto t0 = clk::now();
   std::vector<task<double>> reads;
@@ -311,8 +278,8 @@ TEST_CASE("a command the device never answers completes at its timeout_ms with h
   auto sg = open_sg(t);
   // scsi_debug drops commands (opts 4 = TIMEOUT, every_nth 1) for the first 300 ms only: ours is
   // dropped, the error handler's own commands after it are answered, so recovery is quick.
-  std::optional<scsi_debug_param> nth(std::in_place, "every_nth", "1", "0");
-  std::optional<scsi_debug_param> drop(std::in_place, "opts", "4", "0");
+  std::optional<uc_test::scsi_debug_param> nth(std::in_place, "every_nth", "1", "0");
+  std::optional<uc_test::scsi_debug_param> drop(std::in_place, "opts", "4", "0");
   scsi::command_options o;
   o.timeout_ms = 1500;
   const auto t0 = clk::now();
@@ -320,7 +287,7 @@ TEST_CASE("a command the device never answers completes at its timeout_ms with h
       [](int fd, scsi::command_options oo) -> task<scsi::reply> {
         co_return (co_await scsi::sg_command(fd, tur_cdb, oo)).value();
       }(sg.get(), o),
-      [](std::optional<scsi_debug_param>& a, std::optional<scsi_debug_param>& b) -> task<void> {
+      [](std::optional<uc_test::scsi_debug_param>& a, std::optional<uc_test::scsi_debug_param>& b) -> task<void> {
         (co_await sleep_for(300ms)).value();
         b.reset();
         a.reset();
