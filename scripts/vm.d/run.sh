@@ -25,8 +25,9 @@ sg3-utils, nvme-cli, e2fsprogs) work unchanged.  CMD's stdout/stderr are ours; i
 ours.  `shell` gives an interactive bash in the guest instead (Ctrl-A X quits QEMU).
 
 Guest devices: /dev/sda + /dev/sg0 + /dev/bsg/0:0:0:0 (virtio-scsi disk, 64 MiB, fresh per run),
-/dev/sdb + /dev/sg1 + /dev/bsg/1:0:0:0 (scsi_debug), /dev/nvme0 + /dev/nvme0n1 + /dev/ng0n1 (QEMU NVMe,
-64 MiB), /dev/ublk-control, /dev/loop-control.  The run waits for them (bounded) before CMD starts.
+/dev/sdb + /dev/sg1 + /dev/bsg/1:0:0:0 (scsi_debug), /dev/nvme0 (QEMU NVMe controller) with three
+64 MiB namespaces: nvme0n1/ng0n1 (512-byte LBAs), nvme0n2/ng0n2 (4096), nvme0n3/ng0n3 (512 + 8 bytes of
+separate metadata), /dev/ublk-control, /dev/loop-control.  The run waits for them (bounded) before CMD starts.
 
 Options:
   --kernel SPEC        sid (default, or $UC_VM_KERNEL), trixie-backports, trixie, bookworm, any
@@ -118,8 +119,13 @@ run_vm() {  # run_vm INTERACTIVE(0|1) ARGS...
     -device virtio-scsi-pci,id=scsi0
     -drive "file=$work/scsi0.img,format=raw,if=none,id=sd0,cache=unsafe"
     -device scsi-hd,drive=sd0,bus=scsi0.0,channel=0,scsi-id=0,lun=0
+    -device nvme,id=nvme0,serial=UCVM0001
     -drive "file=$work/nvme0.img,format=raw,if=none,id=nv0,cache=unsafe"
-    -device nvme,serial=UCVM0001,drive=nv0
+    -device nvme-ns,drive=nv0,bus=nvme0,nsid=1
+    -drive "file=$work/nvme1.img,format=raw,if=none,id=nv1,cache=unsafe"
+    -device nvme-ns,drive=nv1,bus=nvme0,nsid=2,logical_block_size=4096,physical_block_size=4096
+    -drive "file=$work/nvme2.img,format=raw,if=none,id=nv2,cache=unsafe"
+    -device nvme-ns,drive=nv2,bus=nvme0,nsid=3,ms=8
   )
   local i=0 s
   for s in "${shares[@]}"; do
@@ -135,8 +141,8 @@ run_vm() {  # run_vm INTERACTIVE(0|1) ARGS...
   # started is always the verdict.
   for attempt in 1 2; do
     qrc=0
-    rm -f "$work/scsi0.img" "$work/nvme0.img" "$share/rc" "$share/dmesg" "$share/timed-out" "$work/serial.log"
-    truncate -s 64M "$work/scsi0.img" "$work/nvme0.img"   # sparse: costs nothing until written
+    rm -f "$work/scsi0.img" "$work"/nvme?.img "$share/rc" "$share/dmesg" "$share/timed-out" "$work/serial.log"
+    truncate -s 64M "$work/scsi0.img" "$work/nvme0.img" "$work/nvme1.img" "$work/nvme2.img"   # sparse: costs nothing until written
     t0=$(now)
     if [ "$interactive" = 1 ]; then
       "$qemu" "${args[@]}" -serial mon:stdio -serial null -serial null || qrc=$?
