@@ -26,8 +26,8 @@ ours.  `shell` gives an interactive bash in the guest instead (Ctrl-A X quits QE
 
 Guest devices: /dev/sda + /dev/sg0 + /dev/bsg/0:0:0:0 (virtio-scsi disk, 64 MiB, fresh per run),
 /dev/sdb + /dev/sg1 + /dev/bsg/1:0:0:0 (scsi_debug), /dev/nvme0 (QEMU NVMe controller) with three
-64 MiB namespaces: nvme0n1/ng0n1 (512-byte LBAs), nvme0n2/ng0n2 (4096), nvme0n3/ng0n3 (512 + 8 bytes of
-separate metadata), /dev/ublk-control, /dev/loop-control.  The run waits for them (bounded) before CMD starts.
+64 MiB namespaces, /dev/nvme0nN + /dev/ng0nN: nsid 1 (512-byte LBAs), 2 (4096), 3 (512 + 8 bytes of
+separate metadata); which N is which nsid varies by boot, /dev/ublk-control, /dev/loop-control.  The run waits for them (bounded) before CMD starts.
 
 Options:
   --kernel SPEC        sid (default, or $UC_VM_KERNEL), trixie-backports, trixie, bookworm, any
@@ -120,11 +120,11 @@ run_vm() {  # run_vm INTERACTIVE(0|1) ARGS...
     -drive "file=$work/scsi0.img,format=raw,if=none,id=sd0,cache=unsafe"
     -device scsi-hd,drive=sd0,bus=scsi0.0,channel=0,scsi-id=0,lun=0
     -device nvme,id=nvme0,serial=UCVM0001
-    -drive "file=$work/nvme0.img,format=raw,if=none,id=nv0,cache=unsafe"
+    -drive "file=$work/nvme0.img,format=raw,if=none,id=nv0,cache=unsafe,discard=unmap"
     -device nvme-ns,drive=nv0,bus=nvme0,nsid=1
-    -drive "file=$work/nvme1.img,format=raw,if=none,id=nv1,cache=unsafe"
+    -drive "file=$work/nvme1.img,format=raw,if=none,id=nv1,cache=unsafe,discard=unmap"
     -device nvme-ns,drive=nv1,bus=nvme0,nsid=2,logical_block_size=4096,physical_block_size=4096
-    -drive "file=$work/nvme2.img,format=raw,if=none,id=nv2,cache=unsafe"
+    -drive "file=$work/nvme2.img,format=raw,if=none,id=nv2,cache=unsafe,discard=unmap"
     -device nvme-ns,drive=nv2,bus=nvme0,nsid=3,ms=8
   )
   local i=0 s

@@ -18,8 +18,9 @@
 #include <uringcmd/scsi/opcodes_report.hpp>
 #include <uringcmd/task.hpp>
 
+#include "../common/output.hpp"
+#include "../common/transfer.hpp"
 #include "errors.hpp"
-#include "output.hpp"
 #include "vpd.hpp"
 
 namespace scsi_tool {
@@ -33,46 +34,11 @@ struct args {
   output_mode mode;
 };
 
-inline constexpr std::uint64_t MiB = 1024 * 1024;
-inline constexpr std::uint64_t chunk_bytes = 8 * MiB;   // a bounded buffer, however much moves
-inline constexpr std::uint64_t progress_step = 64 * MiB;  // longer transfers report progress
-
-inline std::span<const std::uint8_t> u8(std::span<const std::byte> b) {
-  return {reinterpret_cast<const std::uint8_t*>(b.data()), b.size()};
-}
-
-inline void print(const args& a, const fields& f) {
-  if (a.mode.json) std::cout << to_json(f) << '\n';
-  else print_human(std::cout, f);
-}
+inline void print(const args& a, const fields& f) { cli::print(a.mode, f); }
 
 inline void progress(const args& a, std::uint64_t done, std::uint64_t total) {
-  if (total > progress_step && (done % progress_step < chunk_bytes || done == total))
-    std::cerr << "uringcmd-scsi " << a.command << ": " << done / MiB << " of " << total / MiB << " MiB\n";
+  cli::progress(program_name, a.command, done, total);
 }
-
-/// Sends the data-in somewhere: to --out, to the JSON "data" field, or as a hex dump.
-struct data_sink {
-  const args& a;
-  std::ofstream file;
-  std::string json_hex;
-  bool open() {
-    if (a.out.empty()) return true;
-    file.open(a.out, std::ios::binary | std::ios::trunc);
-    return file.good();
-  }
-  bool put(std::span<const std::uint8_t> bytes, std::uint64_t offset) {
-    if (!a.out.empty()) return bool(file.write(reinterpret_cast<const char*>(bytes.data()),
-                                               static_cast<std::streamsize>(bytes.size())));
-    if (a.mode.json) json_hex += hex_string(bytes);
-    else hexdump(std::cout, bytes, offset);
-    return true;
-  }
-  void finish(fields& f) {
-    if (!a.out.empty()) f.emplace_back("file", a.out);
-    else if (a.mode.json) f.emplace_back("data", std::move(json_hex));
-  }
-};
 
 inline uc::task<uc::scsi::response<sc::device>> open_device(const args& a) {
   sc::device_options o;
@@ -214,7 +180,7 @@ inline uc::task<int> cmd_read(args a) {
   const std::uint64_t bs = dev.capacity()->block_size;
   if (*a.count > UINT64_MAX / bs) co_return report_problem(a.mode, a.command, "--count too large", exit_syntax);
   const std::uint64_t total = *a.count * bs;
-  data_sink sink{a, {}, {}};
+  data_sink sink{a.out, a.mode, {}, {}};
   if (!sink.open()) co_return report_problem(a.mode, a.command, "cannot write " + a.out, exit_file);
   std::vector<std::byte> buf(std::min(total, std::max(bs, chunk_bytes / bs * bs)));
   for (std::uint64_t done = 0; done < total;) {
@@ -285,7 +251,7 @@ inline uc::task<int> cmd_raw(args a, sc::cdb c) {
     buf.resize(*a.len);
     dir = sc::data_dir::from_device;
   }
-  data_sink sink{a, {}, {}};
+  data_sink sink{a.out, a.mode, {}, {}};
   if (dir == sc::data_dir::from_device && !sink.open())
     co_return report_problem(a.mode, a.command, "cannot write " + a.out, exit_file);
   auto r = co_await dev.execute(c, dir, buf);  // --timeout is the device's default (open_device)

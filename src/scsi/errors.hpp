@@ -13,11 +13,14 @@
 #include <uringcmd/error.hpp>
 #include <uringcmd/scsi/error.hpp>
 
-#include "output.hpp"
+#include "../common/output.hpp"
 
 namespace scsi_tool {
 
+using namespace cli;  // fields, output_mode, report_problem, ...: shared with uringcmd-nvme
 namespace sc = uringcmd::scsi;
+
+inline constexpr std::string_view program_name = "uringcmd-scsi";
 
 enum exit_status : int {
   exit_ok = 0,
@@ -104,10 +107,6 @@ inline fields sense_fields(const sc::sense& s) {
   return f;
 }
 
-struct output_mode {
-  bool json = false;
-};
-
 /// Reports a failed `command` on stderr (and, with --json, as {"error": ...} on stdout); returns
 /// the exit status. `open_failed`: an errno means DEV could not be opened (exit 15).
 inline int report_error(output_mode m, std::string_view command, std::error_code ec,
@@ -133,11 +132,7 @@ inline int report_error(output_mode m, std::string_view command, std::error_code
 
 /// A failure that is not a SCSI command's: a bad argument, a file.
 inline int report_problem(output_mode m, std::string_view command, const std::string& text, int status) {
-  std::cerr << "uringcmd-scsi " << command << ": " << text << '\n';
-  if (m.json)
-    std::cout << to_json(fields{{"command", command}, {"error", text}, {"exit_status", static_cast<unsigned>(status)}})
-              << '\n';
-  return status;
+  return cli::report_problem(program_name, m, command, text, status);
 }
 
 }  // namespace scsi_tool

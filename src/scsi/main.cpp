@@ -1,19 +1,18 @@
 // SPDX-License-Identifier: MIT
 // uringcmd-scsi: SCSI commands from the shell over BSG io_uring, in sg3_utils' conventions
 // (device names, exit statuses, decoded sense on stderr).
-#include <cctype>
-#include <charconv>
 #include <cstdint>
 #include <exception>
 #include <iostream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <uringcmd/uringcmd.hpp>
 
+#include "../common/args.hpp"
 #include "commands.hpp"
 
 namespace {
@@ -21,25 +20,20 @@ namespace {
 namespace uc = uringcmd;
 using namespace scsi_tool;
 
-struct option_info {
-  std::string_view name, metavar, help;
-};
-constexpr option_info option_table[] = {
+using cli::arg_kind;
+constexpr cli::option_info option_table[] = {
     {"--vpd", "PAGE", "decode VPD page PAGE (0x00, 0x80, 0x83, 0xb0-0xb2; others as hex)"},
     {"--lba", "N", "first logical block address"},
     {"--count", "N", "number of logical blocks"},
-    {"--in", "FILE", "send FILE's bytes (write: whole blocks only)"},
-    {"--out", "FILE", "write the data read to FILE (default: a hex dump on stdout)"},
+    {"--in", "FILE", "send FILE's bytes (write: whole blocks only)", arg_kind::text},
+    {"--out", "FILE", "write the data read to FILE (default: a hex dump on stdout)", arg_kind::text},
     {"--len", "N", "expect N bytes of data-in"},
     {"--timeout", "MS", "command deadline in milliseconds (default 60000)"},
-    {"--json", "", "one JSON object on stdout instead of text"},
-    {"--help", "", "this text"},
+    {"--json", "", "one JSON object on stdout instead of text", arg_kind::flag},
+    {"--help", "", "this text", arg_kind::flag},
 };
 
-struct command_info {
-  std::string_view name, synopsis, summary, options;
-};
-constexpr command_info command_table[] = {
+constexpr cli::command_info command_table[] = {
     {"inquiry", "DEV [--vpd PAGE]", "standard INQUIRY data, or a decoded VPD page", "--vpd --timeout --json --help"},
     {"readcap", "DEV", "READ CAPACITY (10), and (16) when needed: size, block size, provisioning",
      "--timeout --json --help"},
@@ -53,68 +47,20 @@ constexpr command_info command_table[] = {
     {"opcodes", "DEV", "REPORT SUPPORTED OPERATION CODES", "--timeout --json --help"},
     {"raw", "DEV CDB-HEX [--in FILE | --len N [--out FILE]]", "send any CDB (bytes in hex, spaces allowed)",
      "--in --out --len --timeout --json --help"},
-    {"decode-sense", "HEX...", "decode sense data (bytes in hex, spaces allowed); needs no device", "--json --help"},
+    {"decode-sense", "HEX...", "decode sense data (bytes in hex, spaces allowed); needs no device", "--json --help",
+     false},
 };
 
-constexpr std::string_view device_help = "DEV: /dev/bsg/H:C:T:L, /dev/sgN or /dev/sdX (Linux 7.1+, usually root)\n";
-constexpr std::string_view number_help = "Numbers are decimal, or hex with 0x or a trailing h.\n";
-
-std::string usage() {
-  std::ostringstream s;
-  s << "usage: uringcmd-scsi COMMAND [ARGS] [--json] [--help]\n\n";
-  for (const auto& c : command_table) s << "  " << c.name << ' ' << c.synopsis << "\n      " << c.summary << '\n';
-  s << '\n' << device_help << number_help << "uringcmd-scsi COMMAND --help: its options.\n\n" << exit_table;
-  return s.str();
-}
-
-std::string usage(const command_info& c) {
-  std::ostringstream s;
-  s << "usage: uringcmd-scsi " << c.name << ' ' << c.synopsis << "\n" << c.summary << "\n\n";
-  for (const auto& o : option_table) {
-    if (c.options.find(std::string(o.name) + ' ') == std::string_view::npos && !c.options.ends_with(o.name)) continue;
-    const std::string left = std::string(o.name) + (o.metavar.empty() ? "" : " ") + std::string(o.metavar);
-    s << "  " << left << std::string(left.size() < 15 ? 15 - left.size() : 1, ' ') << o.help << '\n';
-  }
-  s << '\n' << (c.name == "decode-sense" ? "" : device_help) << number_help << '\n' << exit_table;
-  return s.str();
-}
-
-std::optional<std::uint64_t> parse_number(std::string_view s) {
-  int base = 10;
-  if (s.starts_with("0x") || s.starts_with("0X")) s.remove_prefix(2), base = 16;
-  else if (s.ends_with('h') || s.ends_with('H')) s.remove_suffix(1), base = 16;
-  std::uint64_t v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-// Bytes in hex: "70 00 05", "700005", "0x70 0x0 5": a word of one or two digits is one byte,
-// a longer one is a run of pairs.
-std::optional<std::vector<std::uint8_t>> parse_hex_bytes(const std::vector<std::string>& words) {
-  std::vector<std::uint8_t> out;
-  for (const auto& arg : words) {
-    std::istringstream split(arg);
-    for (std::string w; split >> w;) {
-      std::string_view v(w);
-      if (v.starts_with("0x") || v.starts_with("0X")) v.remove_prefix(2);
-      if (v.empty() || (v.size() > 2 && v.size() % 2)) return std::nullopt;
-      for (std::size_t i = 0; i < v.size(); i += 2) {
-        std::uint8_t b = 0;
-        const auto n = std::min<std::size_t>(2, v.size() - i);
-        const auto [end, ec] = std::from_chars(v.data() + i, v.data() + i + n, b, 16);
-        if (ec != std::errc() || end != v.data() + i + n) return std::nullopt;
-        out.push_back(b);
-      }
-    }
-  }
-  return out;
-}
-
-int syntax_error(const std::string& what, const std::string& help) {
-  std::cerr << "uringcmd-scsi: " << what << "\n\n" << help;
-  return exit_syntax;
-}
+constexpr cli::program tool{
+    .name = program_name,
+    .options = option_table,
+    .commands = command_table,
+    .device_help = "DEV: /dev/bsg/H:C:T:L, /dev/sgN or /dev/sdX (Linux 7.1+, usually root)\n",
+    .number_help = "Numbers are decimal, or hex with 0x or a trailing h.\n",
+    .exit_help = exit_table,
+    .exit_ok = exit_ok,
+    .exit_usage = exit_syntax,
+};
 
 uc::task<int> dispatch(args a, std::optional<sc::cdb> cdb) {
   const std::string_view c = a.command;
@@ -131,57 +77,27 @@ uc::task<int> dispatch(args a, std::optional<sc::cdb> cdb) {
 }
 
 int run(int argc, char** argv) {
-  if (argc < 2) return syntax_error("no command", usage());
-  const std::string_view name = argv[1];
-  if (name == "--help" || name == "-h") {
-    std::cout << usage();
-    return exit_ok;
-  }
-  const command_info* cmd = nullptr;
-  for (const auto& c : command_table)
-    if (c.name == name) cmd = &c;
-  if (!cmd) return syntax_error("unknown command '" + std::string(name) + "'", usage());
-  const std::string help = usage(*cmd);
+  auto parsed = tool.parse(argc, argv);
+  if (auto* status = std::get_if<int>(&parsed)) return *status;
+  auto& p = std::get<cli::parsed_args>(parsed);
+  const std::string_view name = p.command->name;
+  const std::string& help = p.help;
+  auto syntax_error = [](const std::string& what, const std::string& h) { return tool.syntax_error(what, h); };
 
   args a;
   a.command = std::string(name);
-  std::vector<std::string> words;
-  for (int i = 2; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (!arg.starts_with("--") && arg != "-h") {
-      words.push_back(arg);
-      continue;
-    }
-    const option_info* opt = nullptr;
-    for (const auto& o : option_table)
-      if (o.name == arg || (arg == "-h" && o.name == "--help")) opt = &o;
-    if (!opt || cmd->options.find(opt->name) == std::string_view::npos)
-      return syntax_error("'" + arg + "' is not an option of " + a.command, help);
-    if (opt->name == "--help") {
-      std::cout << help;
-      return exit_ok;
-    }
-    if (opt->name == "--json") {
-      a.mode.json = true;
-      continue;
-    }
-    if (++i == argc) return syntax_error(arg + " needs " + std::string(opt->metavar), help);
-    const std::string value = argv[i];
-    if (opt->name == "--in") a.in = value;
-    else if (opt->name == "--out") a.out = value;
-    else {
-      auto n = parse_number(value);
-      if (!n) return syntax_error(arg + ": '" + value + "' is not a number", help);
-      if (opt->name == "--lba") a.lba = n;
-      if (opt->name == "--count") a.count = n;
-      if (opt->name == "--len") a.len = n;
-      if (opt->name == "--timeout") a.timeout_ms = n;
-      if (opt->name == "--vpd") a.vpd = n;
-    }
-  }
+  a.mode.json = p.flag("--json");
+  a.in = p.text("--in");
+  a.out = p.text("--out");
+  a.lba = p.number("--lba");
+  a.count = p.number("--count");
+  a.len = p.number("--len");
+  a.timeout_ms = p.number("--timeout");
+  a.vpd = p.number("--vpd");
+  std::vector<std::string>& words = p.words;
 
   if (name == "decode-sense") {
-    auto bytes = parse_hex_bytes(words);
+    auto bytes = cli::parse_hex_bytes(words);
     if (!bytes || bytes->empty()) return syntax_error("decode-sense needs sense bytes in hex", help);
     return cmd_decode_sense(a, *bytes);
   }
@@ -190,7 +106,7 @@ int run(int argc, char** argv) {
   words.erase(words.begin());
   std::optional<sc::cdb> cdb;
   if (name == "raw") {
-    auto bytes = parse_hex_bytes(words);
+    auto bytes = cli::parse_hex_bytes(words);
     if (!bytes || !(cdb = sc::raw(*bytes))) return syntax_error("raw needs a CDB of 1 to 32 bytes in hex", help);
     if (!a.in.empty() && (a.len || !a.out.empty())) return syntax_error("--in excludes --len and --out", help);
     if (!a.out.empty() && !a.len) return syntax_error("--out needs --len", help);

@@ -10,10 +10,11 @@
 
 #include <uringcmd/scsi/inquiry.hpp>
 
-#include "output.hpp"
+#include "../common/output.hpp"
 
 namespace scsi_tool {
 
+using namespace cli;
 namespace sc = uringcmd::scsi;
 
 inline std::string_view vpd_page_name(std::uint8_t page) {

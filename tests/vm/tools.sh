@@ -3,7 +3,7 @@
 #   scripts/vm run -- tests/vm/tools.sh
 # Proves the harness end to end without any project code: SCSI through sg and bsg (both targets:
 # QEMU's virtio-scsi disk and scsi_debug), NVMe admin commands, NVMe passthrough I/O through
-# io_uring (fio's io_uring_cmd engine on /dev/ng0n1), block I/O with data verification.
+# io_uring (fio's io_uring_cmd engine on namespace 1), block I/O with data verification.
 set -uo pipefail
 [ "${UC_VM_GUEST:-}" = 1 ] || { echo "tools.sh runs inside the VM: scripts/vm run -- $0" >&2; exit 2; }
 
@@ -27,6 +27,9 @@ check() {
 
 # shellcheck source=tests/vm/scsi_node.sh
 source "$(dirname "$0")/scsi_node.sh"
+# shellcheck source=tests/vm/nvme_node.sh
+source "$(dirname "$0")/nvme_node.sh"
+NS1=$(nvme_node 1 block) NG1=$(nvme_node 1 generic)  # 512-byte LBAs, no metadata
 
 echo "kernel $(uname -r), $(nproc) CPUs; devices: $(cd /dev && echo bsg/* sd? sg? nvme* ng* ublk-control)"
 QBSG=$(scsi_node "QEMU HARDDISK" bsg) QSG=$(scsi_node "QEMU HARDDISK" sg) QBLK=$(scsi_node "QEMU HARDDISK" block)
@@ -41,16 +44,16 @@ check "sg_vpd -p di $DSG"                 'designator'     sg_vpd -p di "$DSG"
 check "sg_raw INQUIRY $DBSG"              'Received 96 bytes' sg_raw -r 96 "$DBSG" 12 00 00 00 60 00
 
 check "nvme id-ctrl /dev/nvme0"           'QEMU NVMe Ctrl' nvme id-ctrl /dev/nvme0
-check "nvme id-ns /dev/nvme0n1"           'nsze'           nvme id-ns /dev/nvme0n1 -n 1
+check "nvme id-ns $NS1"                    'nsze'           nvme id-ns "$NS1" -n 1
 
 FIO=(fio --name=verify --rw=randwrite --bs=4k --size=8M --verify=crc32c --iodepth=8)
 check "fio io_uring $QBLK (virtio-scsi)"  'err= 0'  "${FIO[@]}" --direct=1 --ioengine=io_uring --filename="$QBLK"
 check "fio io_uring $DBLK (scsi_debug)"   'err= 0'  "${FIO[@]}" --direct=1 --ioengine=io_uring --filename="$DBLK"
-check "fio io_uring /dev/nvme0n1"         'err= 0'  "${FIO[@]}" --direct=1 --ioengine=io_uring --filename=/dev/nvme0n1
+check "fio io_uring $NS1"                  'err= 0'  "${FIO[@]}" --direct=1 --ioengine=io_uring --filename="$NS1"
 # NVMe passthrough: IORING_OP_URING_CMD with NVME_URING_CMD_IO on the generic char device (always
 # direct: the char device refuses O_DIRECT).
-check "fio io_uring_cmd /dev/ng0n1"       'err= 0'  "${FIO[@]}" --ioengine=io_uring_cmd --cmd_type=nvme \
-                                                    --filename=/dev/ng0n1
+check "fio io_uring_cmd $NG1"              'err= 0'  "${FIO[@]}" --ioengine=io_uring_cmd --cmd_type=nvme \
+                                                    --filename="$NG1"
 
 echo "SUMMARY: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

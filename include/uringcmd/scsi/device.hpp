@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include <uringcmd/response.hpp>
 #include <uringcmd/result.hpp>
 #include <uringcmd/scsi/bsg.hpp>
 #include <uringcmd/scsi/capacity.hpp>
@@ -49,40 +50,7 @@ namespace uringcmd::scsi {
 /// A command's value or its error, with the SCSI details of the completion when the device
 /// answered (status, host and driver bytes, decoded sense: also for a RECOVERED ERROR success).
 template <class T>
-class response {
- public:
-  response(T v, outcome o) : value_(std::move(v)), details_(std::move(o)) {}
-  response(std::error_code e, std::optional<outcome> o = std::nullopt) : error_(e), details_(std::move(o)) {}
-
-  bool has_value() const noexcept { return !error_; }
-  explicit operator bool() const noexcept { return has_value(); }
-  std::error_code error() const noexcept { return error_; }
-  const std::optional<outcome>& details() const noexcept { return details_; }
-  /// The value; throws std::system_error whose message is describe().
-  T& value() & {
-    check();
-    return *value_;
-  }
-  T&& value() && {
-    check();
-    return std::move(*value_);
-  }
-  T& operator*() noexcept { return *value_; }
-  T* operator->() noexcept { return &*value_; }
-  /// One line: the SCSI outcome when the device answered, else the transport error.
-  std::string describe() const {
-    if (details_ && (details_->error || details_->sense_data)) return scsi::describe(*details_);
-    return uringcmd::describe(error_);
-  }
-
- private:
-  void check() const {
-    if (error_) throw std::system_error(error_, describe());
-  }
-  std::optional<T> value_;
-  std::error_code error_;
-  std::optional<outcome> details_;
-};
+using response = basic_response<T, outcome>;
 
 /// What READ CAPACITY says, from (10) or, when that saturates, (16).
 struct capacity_info {

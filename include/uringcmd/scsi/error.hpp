@@ -252,4 +252,10 @@ inline std::string describe(const outcome& o) {
   return s;
 }
 
+/// basic_response's hook: the outcome when it says more than the error_code (an error, or sense).
+inline std::optional<std::string> details_text(const outcome& o) {
+  if (o.error || o.sense_data) return describe(o);
+  return std::nullopt;
+}
+
 }  // namespace uringcmd::scsi

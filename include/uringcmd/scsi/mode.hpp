@@ -22,7 +22,7 @@
 #include <range/v3/view/transform.hpp>
 
 #include <uringcmd/scsi/bytes.hpp>
-#include <uringcmd/scsi/records.hpp>
+#include <uringcmd/record_view.hpp>
 
 namespace uringcmd::scsi {
 

@@ -16,7 +16,7 @@
 
 
 #include <uringcmd/scsi/bytes.hpp>
-#include <uringcmd/scsi/records.hpp>
+#include <uringcmd/record_view.hpp>
 
 namespace uringcmd::scsi {
 

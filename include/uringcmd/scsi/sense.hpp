@@ -18,7 +18,7 @@
 
 #include <uringcmd/scsi/asc_names.hpp>
 #include <uringcmd/scsi/bytes.hpp>
-#include <uringcmd/scsi/records.hpp>
+#include <uringcmd/record_view.hpp>
 
 namespace uringcmd::scsi {
 

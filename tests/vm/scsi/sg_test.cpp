@@ -237,6 +237,28 @@ TEST_CASE("the ring thread is never blocked: a 5 ms timer fires on time while 8 
   CHECK(reads_res.size() == 8);
 }
 
+TEST_CASE("48 slow commands on one fd are in the kernel at once, beyond sg's 16 per open file") {
+  const target t = require_scsi_debug();
+  CAPTURE(t.sg);
+  executor ex;
+  auto sg = open_sg(t);
+  uc_test::scsi_debug_param slow("ndelay", "400000000", "0");  // every scsi_debug response 0.4 s late
+  const auto t0 = clk::now();
+  std::vector<task<int>> reads;
+  for (int i = 0; i < 48; ++i)
+    reads.push_back([](int fd, int k) -> task<int> {
+      std::array<std::byte, 512> buf{};
+      auto r = co_await scsi::sg_command_in(fd, read10(std::uint32_t(8192 + k), 1), buf);
+      co_return r && r->good() ? 0 : 1;
+    }(sg.get(), i));
+  const auto res = sync_wait(ex, when_all(std::move(reads)));
+  const double total_ms = uc_test::ms_since(t0);
+  MESSAGE("48 commands of 400 ms on one fd: " << total_ms << " ms");
+  CHECK(std::count(res.begin(), res.end(), 0) == 48);
+  CHECK(total_ms >= 380);
+  CHECK(total_ms < 1000);  // 16 at a time would take 3 x 400 ms
+}
+
 TEST_CASE("the transport's own refusals are errnos or named errors, before or at write()") {
   const auto disks = require_disks();
   executor ex;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// record_view: a lazy forward range over the length-prefixed records SCSI packs one after the
-// other (designation descriptors, mode pages, command descriptors, sense descriptors). A Format
+// record_view: a lazy forward range over length-prefixed records packed one after the other
+// (SCSI designation descriptors, mode pages, command descriptors, sense descriptors; NVMe
+// namespace identification descriptors). A Format
 // says how long the record at the front of the bytes is, and what it decodes to:
 //   static constexpr std::optional<std::size_t> length(std::span<const std::uint8_t> rest)
 //       the record's size, never 0 and never past `rest`; nullopt ends the walk (a format may
@@ -16,7 +17,7 @@
 
 #include <range/v3/view/facade.hpp>
 
-namespace uringcmd::scsi {
+namespace uringcmd {
 
 template <class Format>
 class record_view : public ranges::view_facade<record_view<Format>, ranges::finite> {
@@ -43,4 +44,4 @@ class record_view : public ranges::view_facade<record_view<Format>, ranges::fini
   std::span<const std::uint8_t> bytes_;
 };
 
-}  // namespace uringcmd::scsi
+}  // namespace uringcmd

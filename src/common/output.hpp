@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// uringcmd-scsi's output: a command fills one ordered tree of fields, printed either for people
-// ("key: value" lines) or as one JSON object, so the two never disagree.
+// The command-line tools' output (uringcmd-scsi, uringcmd-nvme): a command fills one ordered tree
+// of fields, printed either for people ("key: value" lines) or as one JSON object, so the two
+// never disagree; failures other than a device's are reported the same way (report_problem).
 #pragma once
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <iomanip>
+#include <iostream>
 #include <ostream>
 #include <span>
 #include <string>
@@ -18,14 +20,21 @@
 
 #include "../probe/json.hpp"
 
-namespace scsi_tool {
+namespace cli {
 
 struct node;
 using fields = std::vector<std::pair<std::string, node>>;
 using list = std::vector<node>;
 
+/// A number that people read in hex ("0x010a") and JSON carries as a number (266), as nvme-cli
+/// prints identify data.
+struct hex_number {
+  std::uint64_t value = 0;
+  int digits = 2;
+};
+
 struct node {
-  std::variant<std::string, std::uint64_t, bool, list, fields> v;
+  std::variant<std::string, std::uint64_t, bool, list, fields, hex_number> v;
   node(std::string s) : v(std::move(s)) {}
   node(const char* s) : v(std::string(s)) {}
   node(std::string_view s) : v(std::string(s)) {}
@@ -35,6 +44,7 @@ struct node {
   node(T n) : v(std::uint64_t{n}) {}
   node(list l) : v(std::move(l)) {}
   node(fields f) : v(std::move(f)) {}
+  node(hex_number h) : v(h) {}
 };
 
 inline std::string hex(std::uint64_t v, int digits = 2) {
@@ -56,6 +66,7 @@ inline std::string to_json(const node& n) {
   if (auto* s = std::get_if<std::string>(&n.v)) return probe::json_quote(*s);
   if (auto* u = std::get_if<std::uint64_t>(&n.v)) return std::to_string(*u);
   if (auto* b = std::get_if<bool>(&n.v)) return *b ? "true" : "false";
+  if (auto* h = std::get_if<hex_number>(&n.v)) return std::to_string(h->value);
   std::string j;
   if (auto* l = std::get_if<list>(&n.v)) {
     for (const auto& e : *l) j += (j.empty() ? "" : ",") + to_json(e);
@@ -70,6 +81,7 @@ inline std::string inline_text(const node& n) {
   if (auto* s = std::get_if<std::string>(&n.v)) return *s;
   if (auto* u = std::get_if<std::uint64_t>(&n.v)) return std::to_string(*u);
   if (auto* b = std::get_if<bool>(&n.v)) return *b ? "yes" : "no";
+  if (auto* h = std::get_if<hex_number>(&n.v)) return hex(h->value, h->digits);
   std::string t;
   if (auto* l = std::get_if<list>(&n.v)) {
     for (const auto& e : *l) t += (t.empty() ? "" : ", ") + inline_text(e);
@@ -94,6 +106,27 @@ inline void print_human(std::ostream& os, const fields& f, int indent = 0) {
   }
 }
 
+struct output_mode {
+  bool json = false;
+};
+
+/// The fields on stdout, as JSON or as text.
+inline void print(output_mode m, const fields& f) {
+  if (m.json) std::cout << to_json(f) << '\n';
+  else print_human(std::cout, f);
+}
+
+/// A failure that is not a device's answer (a bad argument, a file): "PROGRAM COMMAND: text" on
+/// stderr and, with --json, {"command", "error", "exit_status"} on stdout. Returns `status`.
+inline int report_problem(std::string_view program, output_mode m, std::string_view command, const std::string& text,
+                          int status) {
+  std::cerr << program << ' ' << command << ": " << text << '\n';
+  if (m.json)
+    std::cout << to_json(fields{{"command", command}, {"error", text}, {"exit_status", static_cast<unsigned>(status)}})
+              << '\n';
+  return status;
+}
+
 /// hexdump -C's layout: offset, 16 bytes in two groups of 8, the printable characters.
 inline void hexdump(std::ostream& os, std::span<const std::uint8_t> bytes, std::uint64_t offset = 0) {
   char line[96];
@@ -114,4 +147,4 @@ inline void hexdump(std::ostream& os, std::span<const std::uint8_t> bytes, std::
   }
 }
 
-}  // namespace scsi_tool
+}  // namespace cli
