@@ -332,4 +332,42 @@ inline std::string human(double v) {
   return buf;
 }
 
+/// One case's rows, measured: a warm-up of every side that does not warm itself up (`warms_itself`:
+/// fio, with --ramp_time), then `rounds` rounds of every row, the order reversed every other round
+/// so no side always runs first; progress on stderr. A failure or skip ends a row's rounds.
+/// Row: `s` (the side) and `m` (a measurement); run_side(row, limit, seed) -> measurement.
+template <class Row, class RunSide, class WarmsItself, class SideName>
+void run_rounds(std::vector<Row>& rows, const std::string& label, const run_limit& warm, const run_limit& round,
+                unsigned rounds, std::uint64_t seed, RunSide run_side, WarmsItself warms_itself, SideName side_name,
+                int label_width, int side_width) {
+  using state = measurement::state;
+  for (Row& r : rows) {
+    if (r.m.st == state::skipped || warms_itself(r.s)) continue;
+    measurement w = run_side(r, warm, seed ^ 0xffff);
+    if (w.st == state::failed) {
+      r.m.st = state::failed;
+      r.m.reason = "warm-up: " + w.reason;
+    }
+  }
+  for (unsigned k = 0; k < rounds; ++k) {
+    for (std::size_t j = 0; j < rows.size(); ++j) {
+      Row& r = rows[k % 2 == 0 ? j : rows.size() - 1 - j];
+      if (r.m.st == state::skipped || r.m.st == state::failed) continue;
+      measurement m = run_side(r, round, seed + k * 7919);
+      if (m.st == state::ok) {
+        r.m.add(m);
+        r.m.st = state::ok;
+        std::fprintf(stderr, "[%-*s] round %u/%u %-*s %9s IOPS  %9.1f us  (%llu in %.2f s)\n", label_width,
+                     label.c_str(), k + 1, rounds, side_width, side_name(r.s), human(m.iops()).c_str(),
+                     m.mean_lat_us(), static_cast<unsigned long long>(m.ios), m.seconds);
+      } else {
+        r.m.st = m.st;
+        r.m.reason = m.reason;
+        std::fprintf(stderr, "[%-*s] round %u/%u %-*s %s: %s\n", label_width, label.c_str(), k + 1, rounds, side_width,
+                     side_name(r.s), m.st == state::skipped ? "skipped" : "FAILED", m.reason.c_str());
+      }
+    }
+  }
+}
+
 }  // namespace uc_bench

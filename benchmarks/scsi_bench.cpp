@@ -553,34 +553,8 @@ std::vector<row> bench_disk(const disk& k, const options& o, int& failures) {
     // With a command count: one command per worker (--quick), else 32 at least.
     warm_lim = o.ios || o.quick ? run_limit{false, 0, o.quick ? c.qd : std::max<std::uint64_t>(c.qd, 32)}
                                 : run_limit{true, warm_s, 0};
-    for (row& r : mine) {
-      if (r.m.st == measurement::state::skipped || r.s == side::fio_sg) continue;
-      measurement w = run_side(r, warm_lim, seed ^ 0xffff);
-      if (w.st == measurement::state::failed) {
-        r.m.st = measurement::state::failed;
-        r.m.reason = "warm-up: " + w.reason;
-      }
-    }
-
-    for (unsigned round = 0; round < rounds; ++round) {
-      for (std::size_t j = 0; j < mine.size(); ++j) {
-        row& r = mine[round % 2 == 0 ? j : mine.size() - 1 - j];
-        if (r.m.st == measurement::state::skipped || r.m.st == measurement::state::failed) continue;
-        measurement m = run_side(r, round_lim, seed + round * 7919);
-        if (m.st == measurement::state::ok) {
-          r.m.add(m);
-          r.m.st = measurement::state::ok;
-          std::fprintf(stderr, "[%-20s] round %u/%u %-7s %9s IOPS  %9.1f us  (%llu in %.2f s)\n", label.c_str(),
-                       round + 1, rounds, side_name(r.s), human(m.iops()).c_str(), m.mean_lat_us(),
-                       static_cast<unsigned long long>(m.ios), m.seconds);
-        } else {
-          r.m.st = m.st;
-          r.m.reason = m.reason;
-          std::fprintf(stderr, "[%-20s] round %u/%u %-7s %s: %s\n", label.c_str(), round + 1, rounds, side_name(r.s),
-                       m.st == measurement::state::skipped ? "skipped" : "FAILED", m.reason.c_str());
-        }
-      }
-    }
+    uc_bench::run_rounds(mine, label, warm_lim, round_lim, rounds, seed, run_side,
+                         [](side s) { return s == side::fio_sg; }, side_name, 20, 7);
 
     const row* base = nullptr;
     for (const row& r : mine)
