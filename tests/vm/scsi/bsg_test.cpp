@@ -197,7 +197,7 @@ TEST_CASE("with_timeout on a BSG command sets its timeout_ms and links no timer"
   auto op = with_timeout(scsi::bsg_command(bsg.get(), tur), 5s);
   CHECK(op.link_timeout == nullptr);
   auto r = sync_wait(ex, [&]() -> task<result<scsi::reply>> { co_return co_await std::move(op); }());
-  CHECK(r.has_value());
+  REQUIRE_MESSAGE(r.has_value(), describe(r.error()));
   CHECK(r->good());
 }
 
