@@ -5,6 +5,8 @@
 #pragma once
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -57,6 +59,9 @@ struct capabilities {
   std::uint32_t accepted_flags = 0;
   bool passthrough_ring = false;   ///< SQE128|CQE32 together
   bool single_issuer_defer = false; ///< SINGLE_ISSUER|DEFER_TASKRUN together
+  /// uring_cmd on sockets (SOCKET_URING_OP_SIOCINQ...), Linux 6.7: tried, since the opcode alone
+  /// (5.19) does not say which files answer it.
+  bool socket_uring_cmd = false;
 
   bool supports(unsigned opcode) const noexcept { return opcode < ops.size() && ops.test(opcode); }
   bool has_uring_cmd() const noexcept { return supports(IORING_OP_URING_CMD); }
@@ -90,6 +95,7 @@ struct capabilities {
     c.single_issuer_defer = try_setup(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
     if (c.single_issuer_defer) c.accepted_flags |= IORING_SETUP_DEFER_TASKRUN;
     c.passthrough_ring = try_setup(IORING_SETUP_SQE128 | IORING_SETUP_CQE32);
+    c.socket_uring_cmd = c.has_uring_cmd() && try_socket_uring_cmd();
     return c;
   }
 
@@ -108,6 +114,23 @@ struct capabilities {
     if (io_uring_queue_init_params(4, &ring, &p) < 0) return false;
     io_uring_queue_exit(&ring);
     return true;
+  }
+  // SIOCINQ as a uring_cmd on a UDP socket: 0 where sockets answer uring_cmd, -EOPNOTSUPP before.
+  static bool try_socket_uring_cmd() noexcept {
+    const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return false;
+    bool ok = false;
+    io_uring ring;
+    if (io_uring_queue_init(2, &ring, 0) == 0) {
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+      io_uring_prep_rw(IORING_OP_URING_CMD, sqe, s, nullptr, 0, 0);
+      sqe->cmd_op = 0;  // SOCKET_URING_OP_SIOCINQ
+      io_uring_cqe* cqe = nullptr;
+      if (io_uring_submit_and_wait(&ring, 1) == 1 && io_uring_peek_cqe(&ring, &cqe) == 0) ok = cqe->res >= 0;
+      io_uring_queue_exit(&ring);
+    }
+    ::close(s);
+    return ok;
   }
   // Plain open/read: a sysctl file is not worth <fstream> in every user's translation unit.
   static int read_io_uring_disabled() noexcept {

@@ -4,7 +4,12 @@
 // prerequisite.
 #pragma once
 
+#include <sys/utsname.h>
+
 #include <cstdio>
+#include <string>
+
+#include <uringcmd/probe.hpp>
 
 #include <doctest/doctest.h>
 
@@ -15,4 +20,24 @@
     if (uc_test::in_ci()) FAIL("prerequisite missing in CI: " << (reason)); \
     std::printf("UC-SKIP: %s\n", (reason));                       \
     return;                                                       \
+  } while (0)
+
+namespace uc_test {
+/// The running kernel's capabilities, probed once per test binary.
+inline const uringcmd::capabilities& kernel_caps() {
+  static const uringcmd::capabilities caps = uringcmd::capabilities::probe();
+  return caps;
+}
+}  // namespace uc_test
+
+// UC_REQUIRE_KERNEL_FEATURE(present, what, since): leave a test case that needs a kernel feature
+// the capability probe says is absent, naming the feature and the kernel that has it. Not a
+// failure in CI: the kernel lacks the feature; nothing is missing from the machine.
+#define UC_REQUIRE_KERNEL_FEATURE(present, what, since)                                            \
+  do {                                                                                              \
+    if (!(present)) {                                                                               \
+      std::printf("UC-SKIP: %s: needs Linux %s; this kernel is %s\n", (what), (since),             \
+                  uc_test::kernel_caps().kernel_release.c_str());                                   \
+      return;                                                                                       \
+    }                                                                                               \
   } while (0)
