@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: MIT
+// What a ublk target is: something that serves one request at a time per tag.
+//
+//   struct my_target {
+//     task<int> handle(ublk::io_request req, std::span<std::byte> buf);  // required
+//     void tune(ublk::params& p) const;                                  // optional
+//   };
+//
+// handle() gets the decoded descriptor and, in copy mode, the tag's buffer, sized to the request's
+// data (empty for FLUSH, DISCARD, WRITE_ZEROES): for a WRITE it holds the data, for a READ the
+// target fills it. It returns the bytes done (READ/WRITE), 0 (ops without data) or -errno, which
+// the queue commits to the kernel as is. It runs on the queue's executor thread and may co_await
+// any uringcmd op there (the queue's ring is sized for one target I/O per tag). With several queues
+// the same target object is called from several threads at once: it must be safe for that.
+// tune() may adjust the parameters the device sends with SET_PARAMS (discard limits, attributes).
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include <uringcmd/task.hpp>
+#include <uringcmd/ublk/uapi.hpp>
+
+namespace uringcmd::ublk {
+
+/// One request, decoded from its ublksrv_io_desc.
+struct io_request {
+  std::uint16_t q_id = 0;
+  std::uint16_t tag = 0;
+  std::uint8_t op = 0;             ///< io_op::*
+  std::uint32_t flags = 0;         ///< io_flag::* (FUA, NOUNMAP, ...)
+  std::uint64_t offset = 0;        ///< bytes from the start of the device
+  std::uint64_t bytes = 0;         ///< the request's length in bytes (0 for FLUSH)
+
+  bool fua() const noexcept { return flags & io_flag::fua; }
+  /// READ and WRITE move data through the tag's buffer; the other ops do not.
+  bool has_data() const noexcept { return op == io_op::read || op == io_op::write; }
+};
+
+/// Decodes queue `q`'s descriptor of `tag`.
+inline io_request decode(const io_desc& d, std::uint16_t q, std::uint16_t tag) noexcept {
+  io_request r;
+  r.q_id = q;
+  r.tag = tag;
+  r.op = d.op();
+  r.flags = d.flags();
+  r.offset = d.start_sector << 9;
+  r.bytes = std::uint64_t{d.nr_sectors} << 9;
+  return r;
+}
+
+template <class T>
+concept target = requires(T& t, const io_request& r, std::span<std::byte> b) {
+  { t.handle(r, b) } -> std::same_as<task<int>>;
+};
+
+template <class T>
+concept tunable_target = requires(const T& t, params& p) { t.tune(p); };
+
+}  // namespace uringcmd::ublk

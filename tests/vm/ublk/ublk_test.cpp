@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: MIT
+// ublk::control, ublk::queue and ublk::device on the guest's ublk_drv: the control commands and
+// their named errors, and copy-mode RAM and null devices checked by fio's crc32c verification,
+// blkdiscard and plain O_DIRECT reads. Runs INSIDE the test VM.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <fstream>
+#include <new>
+#include <sstream>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <thread>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "support/skip.hpp"
+#include "support/unique_fd.hpp"
+
+#include <uringcmd/sync_wait.hpp>
+#include <uringcmd/ublk/control.hpp>
+#include <uringcmd/ublk/device.hpp>
+#include <uringcmd/ublk/targets/null.hpp>
+#include <uringcmd/ublk/targets/ram.hpp>
+
+using namespace uringcmd;
+namespace fs = std::filesystem;
+
+// Every C++ allocation in this binary is counted, to show that serving I/O allocates nothing once
+// warm (the null-target case).
+namespace {
+std::atomic<std::uint64_t> g_allocations{0};
+}
+void* operator new(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+// g++ 12 takes the replacement pair for a mismatch: the free() matches the malloc() above.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
+
+namespace {
+
+bool have_ublk() { return fs::exists("/dev/ublk-control"); }
+
+struct ctl_fixture {
+  executor ex{ring_options::passthrough(16)};
+  ublk::control ctl = ublk::control::open("/dev/ublk-control", {std::chrono::milliseconds(10'000)}).value();
+};
+
+/// Runs `cmd` through sh; returns its exit status and its output (stdout + stderr).
+int run(const std::string& cmd, std::string& out) {
+  out.clear();
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  REQUIRE(p);
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  const int st = ::pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/// Nothing of device `id` is left: no char node, no sysfs entry, no block node.
+void check_gone(std::uint32_t id) {
+  const std::string n = std::to_string(id);
+  CHECK(ublk::device_detail::wait_node("/dev/ublkc" + n, false, std::chrono::milliseconds(3000)));
+  CHECK(ublk::device_detail::wait_node("/dev/ublkb" + n, false, std::chrono::milliseconds(3000)));
+  CHECK_FALSE(fs::exists("/sys/class/ublk-char-device/ublkc" + n));
+}
+
+void fio_ok(const std::string& args) {
+  std::string out;
+  const int rc = run("fio --output-format=normal " + args, out);
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out.find("err= 0") != std::string::npos);
+}
+
+struct aligned {
+  explicit aligned(std::size_t n) : size(n) { REQUIRE(::posix_memalign(&p, 4096, n) == 0); }
+  ~aligned() { std::free(p); }
+  aligned(const aligned&) = delete;
+  aligned& operator=(const aligned&) = delete;
+  unsigned char* bytes() const { return static_cast<unsigned char*>(p); }
+  void* p = nullptr;
+  std::size_t size;
+};
+
+bool all_zero(const unsigned char* b, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (b[i]) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("ublk: the kernel's features are reported and named") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  ctl_fixture f;
+  auto r = sync_wait(f.ex, f.ctl.features());
+  REQUIRE_MESSAGE(r, describe(r.error()));
+  MESSAGE("ublk features: " << r->describe());
+  REQUIRE(r->known());  // 6.12 and 7.x have GET_FEATURES
+  CHECK(r->has(ublk::feature::cmd_ioctl_encode));
+  CHECK(r->describe().find("CMD_IOCTL_ENCODE") != std::string::npos);
+}
+
+TEST_CASE("ublk: ADD_DEV is confirmed by GET_DEV_INFO and DEL_DEV removes the device without a trace") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  ctl_fixture f;
+  ublk::ctrl_dev_info want;
+  want.nr_hw_queues = 2;
+  want.queue_depth = 8;
+  want.max_io_buf_bytes = 64 << 10;
+  auto added = sync_wait(f.ex, f.ctl.add(want));
+  REQUIRE_MESSAGE(added, describe(added.error()));
+  const std::uint32_t id = added->dev_id;
+  CHECK(id != ~0u);
+  CHECK(added->nr_hw_queues == 2);
+  CHECK(added->queue_depth == 8);
+  CHECK((added->flags & ublk::feature::cmd_ioctl_encode) != 0);
+  CHECK(ublk::device_detail::wait_node("/dev/ublkc" + std::to_string(id), true, std::chrono::milliseconds(3000)));
+
+  auto info = sync_wait(f.ex, f.ctl.dev_info(id));
+  REQUIRE_MESSAGE(info, describe(info.error()));
+  CHECK(info->dev_id == id);
+  CHECK(info->nr_hw_queues == added->nr_hw_queues);
+  CHECK(info->queue_depth == added->queue_depth);
+  CHECK(info->max_io_buf_bytes == added->max_io_buf_bytes);
+  CHECK(info->flags == added->flags);
+  CHECK(info->state == ublk::dev_state::dead);
+
+  auto set = sync_wait(f.ex, f.ctl.set_params(id, ublk::basic_params(8 << 20, info->max_io_buf_bytes)));
+  CHECK_MESSAGE(set, describe(set.error()));
+  auto got = sync_wait(f.ex, f.ctl.get_params(id));
+  REQUIRE_MESSAGE(got, describe(got.error()));
+  CHECK(got->basic.dev_sectors == (8u << 20) / 512);
+  CHECK((got->types & ublk::param_type::devt) != 0);
+  auto aff = sync_wait(f.ex, f.ctl.queue_affinity(id, 1));
+  REQUIRE_MESSAGE(aff, describe(aff.error()));
+  CHECK_FALSE(aff->empty());
+
+  auto del = sync_wait(f.ex, f.ctl.del(id));
+  REQUIRE_MESSAGE(del, describe(del.error()));
+  check_gone(id);
+}
+
+TEST_CASE("ublk: DEL_DEV of an unknown ID, a second ADD_DEV of one ID and a missing feature are named errors") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  ctl_fixture f;
+  auto bad = sync_wait(f.ex, f.ctl.del(987654));
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error() == std::errc::no_such_device);
+  CHECK(bad.error().message() == "ublk DEL_DEV: ENODEV: No such device");
+
+  ublk::ctrl_dev_info want;
+  want.nr_hw_queues = 1;
+  want.queue_depth = 4;
+  want.max_io_buf_bytes = 64 << 10;
+  want.dev_id = 77;
+  auto first = sync_wait(f.ex, f.ctl.add(want));
+  REQUIRE_MESSAGE(first, describe(first.error()));
+  CHECK(first->dev_id == 77);
+  auto second = sync_wait(f.ex, f.ctl.add(want));
+  REQUIRE_FALSE(second);
+  CHECK(second.error() == std::errc::file_exists);
+  CHECK(second.error().message() == "ublk ADD_DEV: EEXIST: File exists");
+  REQUIRE(sync_wait(f.ex, f.ctl.del(77)));
+  check_gone(77);
+
+  // The lowest UBLK_F_* bit this kernel lacks, requested: refused by name, nothing created.
+  auto feats = sync_wait(f.ex, f.ctl.features());
+  REQUIRE(feats);
+  REQUIRE(feats->known());
+  int bit = -1;
+  for (unsigned b = 0; b < ublk::feature_names.size() && bit < 0; ++b)
+    if (!(*feats->mask & (1ull << b))) bit = static_cast<int>(b);
+  if (bit < 0) UC_SKIP("this kernel has every UBLK_F_* flag uringcmd knows");
+  want.dev_id = 78;
+  want.flags = 1ull << bit;
+  auto missing = sync_wait(f.ex, f.ctl.add(want));
+  REQUIRE_FALSE(missing);
+  MESSAGE(missing.error().message());
+  CHECK(missing.error() == std::errc::operation_not_supported);
+  CHECK(missing.error().message().find(std::string("UBLK_F_") + std::string(ublk::feature_names[bit]) +
+                                       " not supported by this kernel (needs ") != std::string::npos);
+  CHECK_FALSE(fs::exists("/dev/ublkc78"));
+}
+
+namespace {
+void ram_fio_verify(std::uint16_t queues) {
+  ublk::ram_target ram(32 << 20);
+  ublk::device_options o;
+  o.queues = queues;
+  o.depth = 32;
+  o.max_io_bytes = 128 << 10;
+  o.size = ram.size();
+  auto dev = ublk::device<ublk::ram_target>::start(ram, o);
+  CHECK(dev->info().nr_hw_queues == queues);
+  fio_ok("--name=v --filename=" + dev->block_path() +
+         " --rw=randwrite --bsrange=4k-128k --iodepth=32 --direct=1 --ioengine=io_uring --verify=crc32c"
+         " --do_verify=1 --verify_state_save=0 --size=16M");
+  CHECK(dev->served() > 0);
+  const std::uint32_t id = dev->id();
+  dev->stop();
+  CHECK_FALSE(dev->queue_error());
+  check_gone(id);
+}
+}  // namespace
+
+TEST_CASE("ublk: a RAM device with 1 queue passes fio's crc32c verification") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  ram_fio_verify(1);
+}
+
+TEST_CASE("ublk: a RAM device with 2 queues passes fio's crc32c verification") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  ram_fio_verify(2);
+}
+
+TEST_CASE("ublk: discard and write-zeroes on a RAM device read back as zeros") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  ublk::ram_target ram(8 << 20);
+  ublk::device_options o;
+  o.depth = 8;
+  o.max_io_bytes = 64 << 10;
+  o.size = ram.size();
+  auto dev = ublk::device<ublk::ram_target>::start(ram, o);
+  // Closed before the device stops even when a REQUIRE fails: DEL_DEV waits for the last opener.
+  uc_test::unique_fd fd_guard(::open(dev->block_path().c_str(), O_RDWR | O_DIRECT | O_CLOEXEC));
+  const int fd = fd_guard.get();
+  REQUIRE(fd >= 0);
+  aligned buf(64 << 10);
+  for (const char* how : {"blkdiscard -f", "blkdiscard -f -z"}) {
+    CAPTURE(how);
+    std::memset(buf.p, 0x5a, buf.size);
+    REQUIRE(::pwrite(fd, buf.p, buf.size, 1 << 20) == static_cast<ssize_t>(buf.size));
+    REQUIRE(::fsync(fd) == 0);
+    CHECK(static_cast<unsigned char>(ram.data()[(1 << 20) + 100]) == 0x5a);
+    std::string out;
+    const int rc = run(std::string(how) + " -o 1048576 -l 65536 " + dev->block_path(), out);
+    INFO(out);
+    CHECK(rc == 0);
+    std::memset(buf.p, 0xff, buf.size);
+    REQUIRE(::pread(fd, buf.p, buf.size, 1 << 20) == static_cast<ssize_t>(buf.size));
+    CHECK(all_zero(buf.bytes(), buf.size));
+  }
+  fd_guard.reset();
+  dev->stop();
+  CHECK_FALSE(dev->queue_error());
+}
+
+TEST_CASE("ublk: a null device serves fio's random reads") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  ublk::null_target null;
+  ublk::device_options o;
+  o.depth = 16;
+  o.max_io_bytes = 128 << 10;
+  o.size = 1ull << 30;
+  auto dev = ublk::device<ublk::null_target>::start(null, o);
+  // fio's report goes to a file, so that nothing in this process allocates while it runs except
+  // the queue threads (std::system forks; it does not call operator new).
+  const std::string report = "/tmp/uc-ublk-null-fio.txt";
+  const std::string cmd = "fio --output=" + report + " --name=r --filename=" + dev->block_path() +
+                          " --rw=randread --bs=4k --iodepth=16 --direct=1 --ioengine=io_uring --size=1G --io_size=8M";
+  const std::uint64_t served_before = dev->served();
+  const std::uint64_t allocations_before = g_allocations.load();
+  const int st = std::system(cmd.c_str());
+  const std::uint64_t allocations = g_allocations.load() - allocations_before;
+  const std::uint64_t served = dev->served() - served_before;
+  std::ifstream in(report);
+  std::stringstream text;
+  text << in.rdbuf();
+  INFO(text.str());
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
+  CHECK(text.str().find("err= 0") != std::string::npos);
+  CHECK(served >= 2048);
+  MESSAGE("null target: " << served << " requests served with " << allocations << " allocations");
+  CHECK(allocations <= 64);  // frame-pool warm-up at most: nothing per request
+  dev->stop();
+  CHECK_FALSE(dev->queue_error());
+}
+
+TEST_CASE("ublk: stopping an idle device shuts down in order and leaves nothing behind") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  ublk::ram_target ram(4 << 20);
+  ublk::device_options o;
+  o.queues = 2;
+  o.depth = 4;
+  o.max_io_bytes = 64 << 10;
+  o.size = ram.size();
+  auto dev = ublk::device<ublk::ram_target>::start(ram, o);
+  const std::uint32_t id = dev->id();
+  CHECK(fs::exists(dev->block_path()));
+  dev->stop();
+  CHECK_FALSE(dev->queue_error());
+  CHECK(dev->stats().aborted == 2u * 4u);  // every tag of both queues ended on UBLK_IO_RES_ABORT
+  check_gone(id);
+  dev->stop();  // idempotent
+  ctl_fixture f;
+  auto gone = sync_wait(f.ex, f.ctl.dev_info(id));
+  REQUIRE_FALSE(gone);
+  CHECK(gone.error() == std::errc::no_such_device);
+}
+
+TEST_CASE("ublk: a control command past its deadline fails with ETIMEDOUT and the device still goes away") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  ublk::ram_target ram(4 << 20);
+  ublk::device_options o;
+  o.depth = 4;
+  o.max_io_bytes = 64 << 10;
+  o.size = ram.size();
+  o.control_timeout = std::chrono::milliseconds(500);
+  auto dev = ublk::device<ublk::ram_target>::start(ram, o);
+  const std::uint32_t id = dev->id();
+  // An opener of /dev/ublkbN keeps a reference: DEL_DEV waits for it (interruptibly) past the deadline.
+  uc_test::unique_fd opener(::open(dev->block_path().c_str(), O_RDONLY | O_CLOEXEC));
+  REQUIRE(opener.get() >= 0);
+  std::error_code err;
+  try {
+    dev->stop();
+  } catch (const std::system_error& e) {
+    err = e.code();
+    MESSAGE(std::string(e.what()));
+  }
+  CHECK(err == std::errc::timed_out);
+  CHECK(err.message() == "ublk DEL_DEV: ETIMEDOUT: Connection timed out");
+  // The interrupted DEL_DEV already unlisted the device: the kernel frees it with the last
+  // reference; a second DEL_DEV finds nothing (or, if the removal had not begun, does it).
+  opener.reset();
+  ctl_fixture f;
+  auto del = sync_wait(f.ex, f.ctl.del(id));
+  CHECK_MESSAGE((del || del.error() == std::errc::no_such_device), describe(del.error()));
+  check_gone(id);
+}
+
+TEST_CASE("ublk: a queue that fetched for a device that never started ends on STOP_DEV") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  ctl_fixture f;
+  ublk::ctrl_dev_info want;
+  want.nr_hw_queues = 1;
+  want.queue_depth = 4;
+  want.max_io_buf_bytes = 64 << 10;
+  auto info = sync_wait(f.ex, f.ctl.add(want));
+  REQUIRE_MESSAGE(info, describe(info.error()));
+  const std::uint32_t id = info->dev_id;
+  REQUIRE(sync_wait(f.ex, f.ctl.set_params(id, ublk::basic_params(4 << 20, info->max_io_buf_bytes))));
+  const std::string cpath = "/dev/ublkc" + std::to_string(id);
+  REQUIRE(ublk::device_detail::wait_node(cpath, true, std::chrono::milliseconds(3000)));
+  uc_test::unique_fd cfd(::open(cpath.c_str(), O_RDWR | O_CLOEXEC));
+  REQUIRE(cfd.get() >= 0);
+  ublk::ram_target ram(4 << 20);
+  ublk::queue<ublk::ram_target> q(cfd.get(), *info, 0, ram);
+  std::promise<void> fetched;
+  std::thread server([&] { (void)q.serve([&](result<void>) { fetched.set_value(); }); });
+  fetched.get_future().wait();
+  auto stop = sync_wait(f.ex, f.ctl.stop(id));
+  CHECK_MESSAGE(stop, describe(stop.error()));
+  auto joined = std::async(std::launch::async, [&] { server.join(); });
+  const bool ended = joined.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  REQUIRE_MESSAGE(ended, "the queue did not end after STOP_DEV on a never-started device");
+  CHECK(q.stats().aborted == 4);
+  CHECK_FALSE(q.error());
+  cfd.reset();
+  REQUIRE(sync_wait(f.ex, f.ctl.del(id)));
+  check_gone(id);
+}
