@@ -95,7 +95,12 @@ inline std::system_error system_error(const std::error_code& ec, const std::stri
 inline int to_errno(const std::error_code& ec) noexcept {
   if (!ec) return 0;
   if (ec.category() == std::system_category() || ec.category() == std::generic_category()) return -ec.value();
-  if (ec.category() != error_category()) return -EIO;  // a foreign category's values are not errc
+  if (ec.category() != error_category()) {
+    // A foreign category's values are not errc; one that maps onto an errno (uringcmd::feature:
+    // EOPNOTSUPP) hands back that errno.
+    const std::error_condition c = ec.default_error_condition();
+    return c.category() == std::generic_category() ? -c.value() : -EIO;
+  }
   switch (static_cast<errc>(ec.value())) {
     case errc::no_executor: return -EINVAL;
     case errc::sqe128_required:

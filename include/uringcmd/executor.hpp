@@ -94,6 +94,9 @@ class executor {
     return s;
   }
   bool stopping() const noexcept { return stopping_; }
+  /// Coroutines queued to resume on the next turn (yield, spawn, an op refused at start): a loop
+  /// that drives run_once(false) from elsewhere (an Asio io_context) turns again while this holds.
+  bool has_ready() const noexcept { return !ready_.empty(); }
 
   // ---- submission (executor thread, from a coroutine it runs) ----
 

@@ -12,6 +12,7 @@
 // it: the request is cancelled and its remaining CQEs are dropped, never written into the frame.
 #pragma once
 
+#include <cerrno>
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include <uringcmd/completion.hpp>
 #include <uringcmd/executor.hpp>
 #include <uringcmd/fd.hpp>
+#include <uringcmd/feature.hpp>
 #include <uringcmd/io_op.hpp>
 #include <uringcmd/result.hpp>
 
@@ -140,7 +142,10 @@ struct poll_multishot_op : multishot<poll_multishot_op, unsigned> {
     io_uring_prep_poll_multishot(&sqe, fd.fd, events);
     fd.apply(sqe);
   }
-  result<unsigned> finish(const completion& c) noexcept { return detail::value_result<unsigned>(c); }
+  result<unsigned> finish(const completion& c) noexcept {
+    if (c.res == -EINVAL) [[unlikely]] return fail(name_missing_feature(errno_code(EINVAL), feature::poll_multishot));
+    return detail::value_result<unsigned>(c);
+  }
   fd_ref fd;
   unsigned events;
 };
@@ -155,7 +160,10 @@ struct accept_multishot_op : multishot<accept_multishot_op, int> {
     io_uring_prep_multishot_accept(&sqe, fd.fd, nullptr, nullptr, SOCK_CLOEXEC);
     fd.apply(sqe);
   }
-  result<int> finish(const completion& c) noexcept { return detail::value_result<int>(c); }
+  result<int> finish(const completion& c) noexcept {
+    if (c.res == -EINVAL) [[unlikely]] return fail(name_missing_feature(errno_code(EINVAL), feature::accept_multishot));
+    return detail::value_result<int>(c);
+  }
   fd_ref fd;
 };
 [[nodiscard("co_await its next()")]] inline accept_multishot_op accept_multishot(fd_ref listen_fd) noexcept {

@@ -111,6 +111,23 @@ struct fsync_op : io_op<fsync_op> {
 };
 [[nodiscard("co_await it")]] inline fsync_op fsync(fd_ref fd, bool data_only = false) noexcept { return {fd, data_only}; }
 
+/// fallocate(2) (IORING_OP_FALLOCATE, 5.6): FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, ... Result: nothing.
+struct fallocate_op : io_op<fallocate_op> {
+  fd_ref fd;
+  int mode;
+  std::uint64_t offset, len;
+  fallocate_op(fd_ref f, int m, std::uint64_t off, std::uint64_t n) noexcept : fd(f), mode(m), offset(off), len(n) {}
+  void prepare_sqe(io_uring_sqe& sqe) noexcept {
+    io_uring_prep_fallocate(&sqe, fd.fd, mode, offset, len);
+    fd.apply(sqe);
+  }
+  result<void> finish(const completion& c) noexcept { return detail::void_result(c); }
+};
+[[nodiscard("co_await it")]] inline fallocate_op fallocate(fd_ref fd, int mode, std::uint64_t offset,
+                                                           std::uint64_t len) noexcept {
+  return {fd, mode, offset, len};
+}
+
 /// openat. Result: the new fd. LIFETIME: `path` must outlive the co_await.
 struct openat_op : io_op<openat_op> {
   int dirfd;

@@ -22,6 +22,7 @@
 
 #include <uringcmd/detail/uapi_compat.hpp>
 #include <uringcmd/error.hpp>
+#include <uringcmd/feature.hpp>
 #include <uringcmd/result.hpp>
 #include <uringcmd/ring_options.hpp>
 
@@ -33,15 +34,16 @@ class ring {
   static constexpr unsigned max_cq_entries = 65536;
 
   /// Sets up the ring. Throws std::system_error: errc::invalid_ring_options for options no ring
-  /// can serve, or the kernel's errno with the flags it refused.
+  /// can serve, a uringcmd::feature naming a setup flag this kernel lacks ("IORING_SETUP_DEFER_TASKRUN:
+  /// needs Linux 6.1; ..."), or else the kernel's errno, with the flags asked for.
   explicit ring(const ring_options& opts) : register_fd_(opts.register_ring_fd) {
     const unsigned cq = cq_size(opts);
     io_uring_params p{};
     p.flags = opts.setup_flags() | IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE;
     p.cq_entries = cq;
     if (int r = io_uring_queue_init_params(opts.entries, &ring_, &p); r < 0)
-      throw system_error(errno_code(-r), "io_uring_setup(entries=" + std::to_string(opts.entries) +
-                                             ", flags=" + setup_flag_names(p.flags) + ")");
+      throw system_error(setup_error(-r, p.flags), "io_uring_setup(entries=" + std::to_string(opts.entries) +
+                                                       ", flags=" + setup_flag_names(p.flags) + ")");
     if (!(p.features & IORING_FEAT_NODROP)) {
       io_uring_queue_exit(&ring_);
       throw invalid("the kernel lacks IORING_FEAT_NODROP (5.5+): completions could be dropped");
@@ -101,9 +103,13 @@ class ring {
   void adopt() {
     if (on_owner_thread()) [[likely]] return;
     if (adopted()) throw system_error(make_error_code(errc::not_owner_thread), "io_uring_enter");
+#if UC_LIBURING_AT_LEAST(2, 4)
+    if (const int r = io_uring_enable_rings(&ring_); r < 0) throw system_error(errno_code(-r), "io_uring_enable_rings");
+#else
     // The raw syscall: liburing 2.3 declares io_uring_enable_rings but does not export it.
     if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0)
       throw system_error(errno_code(errno), "io_uring_register(ENABLE_RINGS)");
+#endif
     owner_ = std::this_thread::get_id();
     if (register_fd_) fd_registered_ = io_uring_register_ring_fd(&ring_) == 1;
   }
@@ -188,6 +194,12 @@ class ring {
     unsigned p = 1;
     while (p < x) p <<= 1;
     return p;
+  }
+  // EINVAL from io_uring_setup: names the flag this kernel lacks (feature.hpp) when there is one.
+  [[gnu::cold]] static std::error_code setup_error(int err, std::uint32_t flags) noexcept {
+    if (err == EINVAL)
+      if (const feature f = refused_setup_flag(flags); f != feature{}) return make_error_code(f);
+    return errno_code(err);
   }
   static std::system_error invalid(const std::string& why) {
     return system_error(make_error_code(errc::invalid_ring_options), "ring_options: " + why);

@@ -3,6 +3,8 @@
 // bytes (any ring) or 80 bytes (a ring with SQE128) and returns res plus res2 from the CQE.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -15,7 +17,9 @@
 #include <type_traits>
 
 #include <uringcmd/detail/uapi_compat.hpp>
+#include <uringcmd/error.hpp>
 #include <uringcmd/fd.hpp>
+#include <uringcmd/feature.hpp>
 #include <uringcmd/io_op.hpp>
 
 namespace uringcmd {
@@ -36,6 +40,41 @@ namespace detail {
 /// sizes `sqe.cmd` as the 8-byte `addr3` it overlays and would flag an 80-byte write.
 inline unsigned char* cmd_area(io_uring_sqe& sqe) noexcept {
   return reinterpret_cast<unsigned char*>(reinterpret_cast<std::uintptr_t>(&sqe) + offsetof(io_uring_sqe, cmd));
+}
+}  // namespace detail
+
+namespace detail {
+/// Starts a URING_CMD SQE on `fd` with `cmd_op`, every field outside the command area reset. Not
+/// liburing's io_uring_prep_uring_cmd: that one (like io_uring_prep_rw in newer liburing, 2.15)
+/// leaves flags, ioprio, buf_index, personality... to io_uring_get_sqe, and a slot written
+/// any other way would carry an earlier op's values to the driver. The stores cost nothing
+/// where io_uring_prep_rw makes them too (liburing 2.3): the compiler merges them.
+inline void prep_uring_cmd(io_uring_sqe& sqe, fd_ref fd, std::uint32_t cmd_op, std::uint32_t len = 0) noexcept {
+  sqe.flags = 0;
+  sqe.ioprio = 0;
+  sqe.rw_flags = 0;
+  sqe.buf_index = 0;
+  sqe.personality = 0;
+  sqe.file_index = 0;
+  // prep_rw zeroes off/__pad1, so cmd_op (which aliases them) is written after it.
+  io_uring_prep_rw(IORING_OP_URING_CMD, &sqe, fd.fd, nullptr, len, 0);
+  sqe.cmd_op = cmd_op;
+  fd.apply(sqe);
+}
+
+/// A uring_cmd's negative res as an error: a refusal by a kernel older than the feature the
+/// command needs (sockets answer uring_cmd from 6.7, block devices discard from 6.12) is named
+/// (feature.hpp); anything else is the errno. Off the hot path: it may fstat the fd.
+[[gnu::cold]] inline std::error_code uring_cmd_error(int res, fd_ref fd, std::uint32_t cmd_op) noexcept {
+  const std::error_code ec = errno_code(-res);
+  if (res != -EOPNOTSUPP && res != -EINVAL) return ec;
+  if (kernel_predates(feature::uring_cmd)) return make_error_code(feature::uring_cmd);
+  struct stat st{};
+  if (fd.fixed || ::fstat(fd.fd, &st) != 0) return ec;
+  if (S_ISSOCK(st.st_mode) && (cmd_op == cmd_ops::socket_siocinq || cmd_op == cmd_ops::socket_siocoutq))
+    return name_missing_feature(ec, feature::socket_uring_cmd);
+  if (S_ISBLK(st.st_mode) && cmd_op == cmd_ops::block_discard) return name_missing_feature(ec, feature::block_discard);
+  return ec;
 }
 }  // namespace detail
 
@@ -98,11 +137,8 @@ class basic_uring_cmd_op : public io_op<basic_uring_cmd_op<Capacity>> {
   }
 
   void prepare_sqe(io_uring_sqe& sqe) noexcept {
-    // prep_rw zeroes off/__pad1, so cmd_op (which aliases them) is written after it.
-    io_uring_prep_rw(IORING_OP_URING_CMD, &sqe, fd_.fd, nullptr, opts_.len, 0);
+    detail::prep_uring_cmd(sqe, fd_, cmd_op_, opts_.len);
     sqe.addr = opts_.addr;
-    sqe.cmd_op = cmd_op_;
-    fd_.apply(sqe);
     if (opts_.fixed_buffer) {
       sqe.uring_cmd_flags = IORING_URING_CMD_FIXED;
       sqe.buf_index = *opts_.fixed_buffer;
@@ -120,7 +156,7 @@ class basic_uring_cmd_op : public io_op<basic_uring_cmd_op<Capacity>> {
   }
 
   result<cmd_result> finish(const completion& c) noexcept {
-    if (c.res < 0) return fail_errno(c.res);
+    if (c.res < 0) [[unlikely]] return fail(detail::uring_cmd_error(c.res, fd_, cmd_op_));
     return cmd_result{c.res, c.extra[0]};
   }
 

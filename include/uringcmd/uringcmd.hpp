@@ -7,6 +7,7 @@
 #include <uringcmd/error.hpp>
 #include <uringcmd/executor.hpp>
 #include <uringcmd/fd.hpp>
+#include <uringcmd/feature.hpp>
 #include <uringcmd/io_op.hpp>
 #include <uringcmd/multishot.hpp>
 #include <uringcmd/ops.hpp>

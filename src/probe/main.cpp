@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 // uringcmd-probe: what this kernel and machine offer for io_uring passthrough.
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "devices.hpp"
@@ -38,6 +41,32 @@ std::string json_strings(const std::vector<std::string>& v) {
   return s + "]";
 }
 
+// Every feature of feature.hpp's table with its name, first release and whether this machine has
+// it (null: not found out here, e.g. no device of that kind). scripts/gen-compatibility reads it.
+std::string kernel_features_json(const uc::capabilities& caps, const probe::device_report& d) {
+  std::string j = "{";
+  for (const uc::feature_info& f : uc::feature_table) {
+    std::optional<bool> has = caps.has(f.id);
+    if (f.id == uc::feature::bsg_uring_cmd && d.bsg_uring_cmd != probe::tristate::unknown)
+      has = d.bsg_uring_cmd == probe::tristate::yes;
+    if (f.id == uc::feature::ublk) has = d.ublk.present;
+    j += (j.size() > 1 ? "," : "") + json_quote(f.key) + ":{\"name\":" + json_quote(f.name) +
+         ",\"since\":" + json_quote(f.since) + ",\"present\":" + (has ? (*has ? "true" : "false") : "null") + "}";
+  }
+  // Each UBLK_F_* flag with the release that brought it (ublk/uapi.hpp): the driver's own
+  // GET_FEATURES answer where there is one (6.5+), absent with the driver, else unknown.
+  const bool answered = d.ublk.present && !d.ublk.error;
+  for (std::size_t bit = 0; bit < uc::ublk::feature_names.size(); ++bit) {
+    const std::string name = "UBLK_F_" + std::string(uc::ublk::feature_names[bit]);
+    const char* present = answered ? ((d.ublk.features >> bit) & 1 ? "true" : "false") : d.ublk.present ? "null" : "false";
+    std::string key = "ublk_" + std::string(uc::ublk::feature_names[bit]);
+    std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    j += "," + json_quote(key) + ":{\"name\":" + json_quote(name) + ",\"since\":" +
+         json_quote(uc::ublk::feature_since[bit]) + ",\"present\":" + present + "}";
+  }
+  return j + "}";
+}
+
 std::string to_json(const uc::capabilities& caps, const probe::device_report& d) {
   std::string j = "{\"kernel\":" + json_quote(caps.kernel_release) + ",\"io_uring\":" + probe::to_json(caps) +
                   ",\"devices\":{\"bsg\":[";
@@ -52,7 +81,8 @@ std::string to_json(const uc::capabilities& caps, const probe::device_report& d)
   if (d.ublk.present && !d.ublk.error)
     j += ",\"features\":" + probe::json_hex(d.ublk.features) +
          ",\"feature_names\":" + json_strings(probe::ublk_feature_list(d.ublk.features));
-  return j + "}}}";
+  j += "}}";
+  return j + ",\"kernel_features\":" + kernel_features_json(caps, d) + "}";
 }
 
 void print(const uc::capabilities& caps, const probe::device_report& d) {

@@ -103,7 +103,7 @@ task<result<cmd_result>> discard(fd_ref dev, std::uint64_t start, std::uint64_t 
   do {                                                                                     \
     if (::geteuid() != 0) UC_SKIP("needs root for loop devices");                          \
     if (::access("/dev/loop-control", F_OK) != 0) UC_SKIP("no /dev/loop-control");        \
-    UC_REQUIRE_KERNEL_FEATURE(kernel_at_least(6, 12), "BLOCK_URING_CMD_DISCARD", "6.12");    \
+    UC_REQUIRE_FEATURE_IF(kernel_at_least(6, 12), uringcmd::feature::block_discard);           \
   } while (0)
 
 struct backing_file : uc_test::temp_file {

@@ -42,7 +42,7 @@ void wait_queued(int fd, int n) {
 
 // Every case that sends a uring_cmd to a socket: 6.7 and later answer it.
 #define UC_REQUIRE_SOCKET_URING_CMD() \
-  UC_REQUIRE_KERNEL_FEATURE(uc_test::kernel_caps().socket_uring_cmd, "socket uring_cmd", "6.7")
+  UC_REQUIRE_FEATURE(uringcmd::feature::socket_uring_cmd)
 
 task<result<cmd_result>> cmd(fd_ref fd, unsigned op, std::span<const std::byte> payload = {}, cmd_options o = {}) {
   co_return co_await uring_cmd(fd, op, payload, o);

@@ -13,7 +13,11 @@ The expected devices come from the guest itself (sysfs, /dev), so the check hold
                     (UBLK_U_CMD_GET_FEATURES)
   * Linux >= 7.2:   /dev/ublk-control exists; devices.bsg_uring_cmd is true
   * Linux <  7.1:   devices.bsg_uring_cmd is false or null: the probe reports BSG io_uring as missing
+  * every kernel:   kernel_features lists every feature of include/uringcmd/feature.hpp with its
+                    first release; socket_uring_cmd is present exactly from 6.7, bsg_uring_cmd
+                    agrees with devices.bsg_uring_cmd, ublk with devices.ublk_control.present
 --kernel-prefix 6.12. also checks that the guest runs the kernel of the matrix entry.
+--json-out FILE writes the probe's JSON there (a --share'd directory) for scripts/gen-compatibility.
 """
 import argparse
 import glob
@@ -53,6 +57,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--probe", required=True, help="path of the uringcmd-probe binary")
     ap.add_argument("--kernel-prefix", default="", help="the guest kernel release must start with this")
+    ap.add_argument("--json-out", help="also write the probe's JSON to this file")
     args = ap.parse_args()
 
     if os.environ.get("UC_VM_GUEST") != "1":
@@ -70,6 +75,10 @@ def main():
     except ValueError as e:
         check("uringcmd-probe --json prints JSON", False, f"{e}: {raw.stdout[:200]!r}")
         return 1
+
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            f.write(raw.stdout)
 
     release = os.uname().release
     v = version(release)
@@ -119,6 +128,17 @@ def main():
         check(f"BSG io_uring reported missing on {release}", bsg_uring is not True, detail)
     else:
         print(f"INFO  {detail}")
+
+    kf = report.get("kernel_features", {})
+    check("kernel_features lists the feature table", len(kf) >= 20 and all("since" in e and "present" in e for e in kf.values()),
+          f"{len(kf)} entries")
+    sock = kf.get("socket_uring_cmd", {}).get("present")
+    check(f"kernel_features.socket_uring_cmd is {str(v >= (6, 7)).lower()}", sock is (v >= (6, 7)), json.dumps(sock))
+    check("kernel_features.ublk matches devices.ublk_control.present",
+          kf.get("ublk", {}).get("present") is ublk.get("present"), json.dumps(kf.get("ublk")))
+    if bsg_uring is not None:
+        check("kernel_features.bsg_uring_cmd matches devices.bsg_uring_cmd",
+              kf.get("bsg_uring_cmd", {}).get("present") is bsg_uring, json.dumps(kf.get("bsg_uring_cmd")))
 
     print(f"SUMMARY: {'all checks passed' if not failures else 'FAILED: ' + ', '.join(failures)}")
     return 1 if failures else 0

@@ -4,6 +4,15 @@
 
 #include <liburing.h>
 
+// UC_LIBURING_AT_LEAST(2, 4): the liburing we build against is that version or newer, so its own
+// helpers replace our hand-written ones. 2.3 has no version header: 0 there.
+#ifdef IO_URING_VERSION_MAJOR
+#define UC_LIBURING_AT_LEAST(major, minor) \
+  (IO_URING_VERSION_MAJOR > (major) || (IO_URING_VERSION_MAJOR == (major) && IO_URING_VERSION_MINOR >= (minor)))
+#else
+#define UC_LIBURING_AT_LEAST(major, minor) 0
+#endif
+
 // Debian 12 ships liburing 2.3, whose io_uring.h predates several kernel additions we use.
 // Values are the kernel's UAPI; each is defined only where the header has none.
 #ifndef IORING_SETUP_NO_MMAP

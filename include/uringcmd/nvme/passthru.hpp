@@ -87,10 +87,7 @@ class command_op : public io_op<command_op> {
   }
 
   void prepare_sqe(io_uring_sqe& sqe) noexcept {
-    // prep_rw zeroes off/__pad1, so cmd_op (which aliases them) is written after it.
-    io_uring_prep_rw(IORING_OP_URING_CMD, &sqe, fd_.fd, nullptr, 0, 0);
-    sqe.cmd_op = cmd_op_;
-    fd_.apply(sqe);
+    uringcmd::detail::prep_uring_cmd(sqe, fd_, cmd_op_);
     if (opts_.fixed_buffer) {
       sqe.uring_cmd_flags = IORING_URING_CMD_FIXED;
       sqe.buf_index = *opts_.fixed_buffer;

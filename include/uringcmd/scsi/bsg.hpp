@@ -49,9 +49,7 @@ class bsg_command_op : public io_op<bsg_command_op> {
   }
 
   void prepare_sqe(io_uring_sqe& sqe) noexcept {
-    io_uring_prep_rw(IORING_OP_URING_CMD, &sqe, fd_.fd, nullptr, 0, 0);
-    sqe.cmd_op = 0;  // not read by the BSG handler
-    fd_.apply(sqe);
+    uringcmd::detail::prep_uring_cmd(sqe, fd_, 0);  // cmd_op: not read by the BSG handler
     if (opts_.fixed_buffer) {
       sqe.uring_cmd_flags = IORING_URING_CMD_FIXED;
       sqe.buf_index = *opts_.fixed_buffer;

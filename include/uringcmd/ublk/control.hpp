@@ -238,6 +238,18 @@ class control {
   /// DEL_DEV_ASYNC (6.9+): starts the removal without waiting for it.
   task<result<void>> del_async(std::uint32_t dev_id) { return void_cmd(cmd::del_dev_async, make_ctrl_cmd(dev_id)); }
 
+  /// START_USER_RECOVERY: for a device added with USER_RECOVERY whose server died and which the
+  /// kernel has quiesced (state QUIESCED or FAIL_IO); the new server then opens /dev/ublkcN and
+  /// FETCHes every tag.
+  task<result<void>> start_recovery(std::uint32_t dev_id) {
+    return void_cmd(cmd::start_user_recovery, make_ctrl_cmd(dev_id));
+  }
+  /// END_USER_RECOVERY: like START_DEV, returns once every tag has a FETCH out; `daemon_pid`
+  /// becomes the device's server.
+  task<result<void>> end_recovery(std::uint32_t dev_id, pid_t daemon_pid) {
+    return void_cmd(cmd::end_user_recovery, make_ctrl_cmd(dev_id, nullptr, 0, static_cast<std::uint64_t>(daemon_pid)));
+  }
+
   /// GET_DEV_INFO2 (6.3+, which also checks the char device path for unprivileged devices),
   /// falling back to GET_DEV_INFO on an older kernel.
   task<result<ctrl_dev_info>> dev_info(std::uint32_t dev_id) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// ublk::device: a running ublk block device served by a target, in copy mode.
+// ublk::device: a running ublk block device served by a target, in the data mode the options ask
+// for (mode.hpp: best by default) and optionally recoverable after the server dies.
 //
 //   ublk::ram_target ram(64 << 20);
 //   auto dev = ublk::device<ublk::ram_target>::start(ram, {.queues = 2, .size = 64 << 20});
@@ -13,9 +14,23 @@
 // and are joined (their rings, mappings and buffers gone) -> close /dev/ublkcN -> DEL_DEV. Also
 // when start() fails half-way, so a failed start leaves no device behind.
 //
-// Control commands run on a private SQE128 executor driven by the calling thread: start(),
-// stop() and the destructor must be called from one thread. Errors are thrown as
-// std::system_error carrying a ublk::command_error code ("ublk ADD_DEV: ...").
+// Modes: start() asks GET_FEATURES, resolves opts.mode (select_mode: best -> zero copy for a
+// zero_copy_target on a kernel with AUTO_BUF_REG, else copy) and requests its flags plus the
+// recovery flags; a mode or recovery the kernel lacks fails before ADD_DEV with a feature_error
+// ("ublk ADD_DEV: UBLK_F_AUTO_BUF_REG not supported by this kernel (needs 6.16)"). The queues
+// serve in the mode the granted flags say (mode()).
+//
+// Recovery: a device added with opts.recovery != none outlives its server. recover() attaches a
+// new server (this process) to such a device after the old one died: it waits for the kernel to
+// quiesce it (state QUIESCED or FAIL_IO), START_USER_RECOVERY, opens /dev/ublkcN, starts the
+// queues and sends END_USER_RECOVERY with this pid; the same /dev/ublkbN then serves again, I/O
+// held meanwhile reissued (reissue) or failed (fail_io).
+//
+// Threads: start(), recover(), stop(), wait() and the destructor must be called from one thread
+// (they drive the control executor, a private SQE128 ring). request_stop() may be called from any
+// other thread, at any time (not from a signal handler: it opens its own ring). The counters
+// (stats(), served()) may be read from any thread. Errors are thrown as std::system_error
+// carrying a ublk::command_error code ("ublk ADD_DEV: ...").
 #pragma once
 
 #include <fcntl.h>
@@ -36,7 +51,9 @@
 #include <uringcmd/executor.hpp>
 #include <uringcmd/ring_options.hpp>
 #include <uringcmd/sync_wait.hpp>
+#include <uringcmd/ublk/batch_queue.hpp>
 #include <uringcmd/ublk/control.hpp>
+#include <uringcmd/ublk/mode.hpp>
 #include <uringcmd/ublk/queue.hpp>
 #include <uringcmd/ublk/target.hpp>
 
@@ -49,9 +66,16 @@ struct device_options {
   std::uint64_t size = 0;                  ///< bytes; a multiple of the logical block size
   std::uint8_t logical_block_shift = 9;
   std::uint32_t id = ~0u;                  ///< ~0u: the kernel picks
-  std::uint64_t flags = 0;                 ///< extra UBLK_F_* to request (copy mode needs none)
+  std::uint64_t flags = 0;                 ///< extra UBLK_F_* to request (modes add their own)
+  data_mode mode = data_mode::best;        ///< how data moves (mode.hpp)
+  recovery_mode recovery = recovery_mode::none;  ///< what a server's death does to the device
   std::chrono::milliseconds control_timeout{30'000};
   std::chrono::milliseconds node_timeout{5'000};  ///< for /dev/ublkcN and /dev/ublkbN to appear
+  /// recover(): how long to wait for the kernel to quiesce a device whose server died.
+  std::chrono::milliseconds recovery_timeout{10'000};
+  /// Zero copy, for tests: make the kernel's automatic registration fail so that every request
+  /// takes the fallback path (the queue registers the pages itself), as kublk --auto_zc_fallback.
+  bool force_zero_copy_fallback = false;
 };
 
 namespace device_detail {
@@ -83,6 +107,21 @@ class device {
     }
     return d;
   }
+  /// Attaches to device `id`, added with recovery by a server that has died (see the top of the
+  /// file). opts: only the timeouts are used; the geometry and mode come from the device. Throws
+  /// std::system_error: a device added without recovery is EINVAL, one whose old server still
+  /// holds it after opts.recovery_timeout ETIMEDOUT (both named START_USER_RECOVERY). A failed
+  /// recover() never deletes the device (its data may still be wanted).
+  static std::unique_ptr<device> recover(Target& tgt, std::uint32_t id, device_options opts) {
+    std::unique_ptr<device> d(new device(tgt, opts));
+    try {
+      d->reattach(id);
+    } catch (...) {
+      d->release_without_delete();
+      throw;
+    }
+    return d;
+  }
   device(const device&) = delete;
   device& operator=(const device&) = delete;
   ~device() {
@@ -98,15 +137,21 @@ class device {
   std::string block_path() const { return "/dev/ublkb" + std::to_string(info_.dev_id); }
   std::string char_path() const { return "/dev/ublkc" + std::to_string(info_.dev_id); }
   control& ctrl() noexcept { return ctrl_; }
+  /// The mode the queues serve in, from the flags the kernel granted.
+  data_mode mode() const noexcept { return mode_of(info_.flags); }
+  recovery_mode recovery() const noexcept { return recovery_of(info_.flags); }
   executor& control_executor() noexcept { return ex_; }
   /// Every queue's counters added up (requests committed, tags ended by ABORT).
   queue_stats stats() const noexcept {
     queue_stats s;
-    for (const auto& q : queues_) {
-      const queue_stats one = q->stats();
+    auto add = [&](const queue_stats& one) {
       s.served += one.served;
       s.aborted += one.aborted;
-    }
+      s.fallbacks += one.fallbacks;
+      s.commits += one.commits;
+    };
+    for (const auto& q : queues_) add(q->stats());
+    for (const auto& q : batch_queues_) add(q->stats());
     return s;
   }
   /// Requests committed by every queue so far.
@@ -115,7 +160,31 @@ class device {
   std::error_code queue_error() const noexcept {
     for (const auto& q : queues_)
       if (q->error()) return q->error();
+    for (const auto& q : batch_queues_)
+      if (q->error()) return q->error();
     return {};
+  }
+
+  /// Blocks until the queues have ended because the device was stopped from outside (STOP_DEV
+  /// or DEL_DEV from another process, or request_stop()), then closes /dev/ublkcN so that an
+  /// outside DEL_DEV can finish. stop() (or the destructor) afterwards deletes the device if it
+  /// still exists.
+  void wait() {
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+    started_ = false;
+    if (char_fd_ >= 0) ::close(char_fd_);
+    char_fd_ = -1;
+  }
+
+  /// Sends STOP_DEV through a ring of its own: callable from any thread while another one is in
+  /// wait() (e.g. a thread that took SIGTERM from sigwait). Not async-signal-safe.
+  void request_stop() const {
+    executor ex(ring_options::passthrough(4));
+    auto c = control::open("/dev/ublk-control", control_options{opts_.control_timeout});
+    if (!c) device_detail::raise(c.error(), "ublk::device::request_stop");
+    auto r = sync_wait(ex, c->stop(info_.dev_id));
+    if (!r) device_detail::raise(r.error(), "ublk::device::request_stop");
   }
 
   /// STOP_DEV -> queues drain and are joined -> close /dev/ublkcN -> DEL_DEV. Idempotent. Throws
@@ -142,8 +211,9 @@ class device {
     if (char_fd_ >= 0) ::close(char_fd_);
     char_fd_ = -1;
     if (added_) {
+      // ENODEV: somebody else deleted it already, which is where this was going.
       auto r = sync_wait(ex_, ctrl_.del(info_.dev_id));
-      if (!r && !first) first = r.error();
+      if (!r && !first && r.error() != std::errc::no_such_device) first = r.error();
       added_ = false;
     }
     if (first) device_detail::raise(first, "ublk::device::stop");
@@ -154,23 +224,17 @@ class device {
       : target_(tgt), opts_(opts), ex_(ring_options::passthrough(16)),
         ctrl_(control::open("/dev/ublk-control", control_options{opts.control_timeout}).value()) {}
 
-  void bring_up() {
-    ctrl_dev_info want;
-    want.nr_hw_queues = opts_.queues;
-    want.queue_depth = opts_.depth;
-    want.max_io_buf_bytes = opts_.max_io_bytes;
-    want.dev_id = opts_.id;
-    want.flags = opts_.flags;
-    auto added = sync_wait(ex_, ctrl_.add(want));
-    if (!added) device_detail::raise(added.error(), "ublk::device::start");
-    info_ = *added;
-    added_ = true;
+  static std::string mode_failure(data_mode m, std::error_code e) {
+    std::string s = "ublk::device::start: mode ";
+    s += to_string(m);
+    if (e.category() == ublk_category()) return s;  // the message names the missing flag
+    if (m == data_mode::zero_copy) s += " needs a target with handle_fixed()";
+    return s;
+  }
 
-    params p = basic_params(opts_.size, info_.max_io_buf_bytes, opts_.logical_block_shift);
-    if constexpr (tunable_target<Target>) target_.tune(p);
-    auto set = sync_wait(ex_, ctrl_.set_params(info_.dev_id, p));
-    if (!set) device_detail::raise(set.error(), "ublk::device::start");
-
+  /// Opens /dev/ublkcN and starts one thread per queue; returns once every queue has its
+  /// FETCHes out (START_DEV / END_USER_RECOVERY may follow) or throws why one has not.
+  void start_queues() {
     if (!device_detail::wait_node(char_path(), true, opts_.node_timeout))
       device_detail::raise(errno_code(ETIMEDOUT), "ublk::device::start: " + char_path() + " did not appear");
     char_fd_ = ::open(char_path().c_str(), O_RDWR | O_CLOEXEC);
@@ -184,9 +248,7 @@ class device {
       std::error_code error;
     };
     auto g = std::make_shared<gate>();
-    for (std::uint16_t q = 0; q < info_.nr_hw_queues; ++q) {
-      queues_.push_back(std::make_unique<queue<Target>>(char_fd_, info_, q, target_));
-      queue<Target>* qp = queues_.back().get();
+    auto launch = [&](auto* qp) {
       threads_.emplace_back([qp, g] {
         (void)qp->serve([&](result<void> r) {
           std::lock_guard lock(g->m);
@@ -195,12 +257,93 @@ class device {
           g->cv.notify_all();
         });
       });
+    };
+    for (std::uint16_t q = 0; q < info_.nr_hw_queues; ++q) {
+      if (mode() == data_mode::batch) {
+        batch_queues_.push_back(std::make_unique<batch_queue<Target>>(char_fd_, info_, q, target_));
+        launch(batch_queues_.back().get());
+      } else {
+        queues_.push_back(std::make_unique<queue<Target>>(char_fd_, info_, q, target_, opts_.force_zero_copy_fallback));
+        launch(queues_.back().get());
+      }
     }
     {
       std::unique_lock lock(g->m);
       g->cv.wait(lock, [&] { return g->reported == info_.nr_hw_queues; });
       if (g->error) device_detail::raise(g->error, "ublk::device::start: queue setup");
     }
+  }
+
+  void reattach(std::uint32_t id) {
+    info_.dev_id = id;
+    // The old server's queues must be gone: the kernel then quiesces the device (QUIESCED, or
+    // FAIL_IO for fail_io devices), and only then accepts START_USER_RECOVERY.
+    const auto end = std::chrono::steady_clock::now() + opts_.recovery_timeout;
+    for (;;) {
+      auto got = sync_wait(ex_, ctrl_.dev_info(id));
+      if (!got) device_detail::raise(got.error(), "ublk::device::recover");
+      info_ = *got;
+      if (!(info_.flags & feature::user_recovery))
+        device_detail::raise(command_error(cmd::start_user_recovery, EINVAL),
+                             "ublk::device::recover: device " + std::to_string(id) + " was added without recovery");
+      if (info_.state == dev_state::quiesced || info_.state == dev_state::fail_io) break;
+      if (std::chrono::steady_clock::now() >= end)
+        device_detail::raise(command_error(cmd::start_user_recovery, ETIMEDOUT),
+                             "ublk::device::recover: device " + std::to_string(id) + " still has a live server");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    auto begin = sync_wait(ex_, ctrl_.start_recovery(id));
+    if (!begin) device_detail::raise(begin.error(), "ublk::device::recover");
+    added_ = true;
+    start_queues();
+    auto done = sync_wait(ex_, ctrl_.end_recovery(id, ::getpid()));
+    if (!done) device_detail::raise(done.error(), "ublk::device::recover");
+    started_ = true;
+  }
+
+  /// recover() failed: close the device without deleting it. Queues already started are ended by
+  /// STOP_DEV (the only way to abort their FETCHes), which leaves the device stopped, not gone.
+  void release_without_delete() noexcept {
+    stopped_ = true;
+    if (!threads_.empty()) {
+      try {
+        (void)sync_wait(ex_, ctrl_.stop(info_.dev_id));
+      } catch (...) {  // the join below then waits for the queues' own errors
+      }
+    }
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+    threads_.clear();
+    if (char_fd_ >= 0) ::close(char_fd_);
+    char_fd_ = -1;
+    added_ = false;
+  }
+
+  void bring_up() {
+    auto features = sync_wait(ex_, ctrl_.features());
+    if (!features) device_detail::raise(features.error(), "ublk::device::start");
+    auto mode = select_mode(opts_.mode, features->mask, zero_copy_target<Target>);
+    if (!mode) device_detail::raise(mode.error(), mode_failure(opts_.mode, mode.error()));
+    if (auto rec = check_recovery(opts_.recovery, features->mask); !rec)
+      device_detail::raise(rec.error(), "ublk::device::start: recovery " + std::string(to_string(opts_.recovery)));
+
+    ctrl_dev_info want;
+    want.nr_hw_queues = opts_.queues;
+    want.queue_depth = opts_.depth;
+    want.max_io_buf_bytes = opts_.max_io_bytes;
+    want.dev_id = opts_.id;
+    want.flags = opts_.flags | mode_flags(*mode) | recovery_flags(opts_.recovery);
+    auto added = sync_wait(ex_, ctrl_.add(want));
+    if (!added) device_detail::raise(added.error(), "ublk::device::start");
+    info_ = *added;
+    added_ = true;
+
+    params p = basic_params(opts_.size, info_.max_io_buf_bytes, opts_.logical_block_shift);
+    if constexpr (tunable_target<Target>) target_.tune(p);
+    auto set = sync_wait(ex_, ctrl_.set_params(info_.dev_id, p));
+    if (!set) device_detail::raise(set.error(), "ublk::device::start");
+
+    start_queues();
     auto st = sync_wait(ex_, ctrl_.start(info_.dev_id, ::getpid()));
     if (!st) device_detail::raise(st.error(), "ublk::device::start");
     started_ = true;
@@ -218,6 +361,7 @@ class device {
   bool started_ = false;
   bool stopped_ = false;
   std::vector<std::unique_ptr<queue<Target>>> queues_;
+  std::vector<std::unique_ptr<batch_queue<Target>>> batch_queues_;  // BATCH_IO devices (batch_queue.hpp)
   std::vector<std::thread> threads_;
 };
 

@@ -42,6 +42,11 @@ constexpr std::string_view command_name(std::uint32_t cmd_op) noexcept {
     case 0x20: return "FETCH_REQ";
     case 0x21: return "COMMIT_AND_FETCH_REQ";
     case 0x22: return "NEED_GET_DATA";
+    case 0x23: return "REGISTER_IO_BUF";
+    case 0x24: return "UNREGISTER_IO_BUF";
+    case 0x25: return "PREP_IO_CMDS";
+    case 0x26: return "COMMIT_IO_CMDS";
+    case 0x27: return "FETCH_IO_CMDS";
     default: return "command";
   }
 }

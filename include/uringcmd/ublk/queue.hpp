@@ -1,11 +1,23 @@
 // SPDX-License-Identifier: MIT
-// ublk::queue: one hardware queue of a ublk device, served in copy mode (a buffer per tag).
+// ublk::queue: one hardware queue of a ublk device, served in copy, user-copy or zero-copy mode
+// (mode.hpp).
 //
 // serve() runs on the thread that will serve the queue (the kernel records the task that issued
 // the FETCH commands and accepts COMMITs only from it). It maps the queue's read-only descriptor
 // array from /dev/ublkcN, builds an executor, and starts one coroutine per tag:
 //
 //   FETCH_REQ(tag, buffer) -> descriptor -> target.handle() -> COMMIT_AND_FETCH_REQ(result) -> ...
+//
+// How the data moves, by mode:
+//   copy       FETCH carries the tag's buffer; the kernel copies into / out of it.
+//   user_copy  FETCH carries no buffer; for a WRITE the queue reads the data from /dev/ublkcN
+//              (user_copy_offset) into the tag's buffer before handle(), for a READ it writes the
+//              buffer back after it. Both are plain read/write ops on this queue's ring.
+//   zero_copy  FETCH / COMMIT carry auto_buf_reg{index = tag, FALLBACK} in the SQE's addr; the ring has a sparse
+//              buffer table of depth slots, the kernel registers each request's pages at its tag
+//              and unregisters them at COMMIT. READ/WRITE go to handle_fixed(req, tag). When the
+//              kernel could not register (io_flag::need_reg_buf), the queue registers the pages
+//              itself with REGISTER_IO_BUF, calls handle_fixed() and unregisters them before COMMIT.
 //
 // Once every FETCH has been submitted it calls on_fetched (START_DEV may be sent from then on).
 // A FETCH / COMMIT_AND_FETCH completing with UBLK_IO_RES_ABORT (-ENODEV: the device stops) ends
@@ -32,7 +44,9 @@
 #include <uringcmd/executor.hpp>
 #include <uringcmd/result.hpp>
 #include <uringcmd/task.hpp>
+#include <uringcmd/ops.hpp>
 #include <uringcmd/ublk/error.hpp>
+#include <uringcmd/ublk/mode.hpp>
 #include <uringcmd/ublk/target.hpp>
 #include <uringcmd/ublk/uapi.hpp>
 #include <uringcmd/uring_cmd.hpp>
@@ -50,16 +64,22 @@ inline ring_options queue_ring_options(std::uint16_t depth) {
 }
 
 struct queue_stats {
-  std::uint64_t served = 0;   ///< requests committed
-  std::uint64_t aborted = 0;  ///< tags that ended on UBLK_IO_RES_ABORT
+  std::uint64_t served = 0;     ///< requests committed
+  std::uint64_t aborted = 0;    ///< tags that ended on UBLK_IO_RES_ABORT
+  std::uint64_t fallbacks = 0;  ///< zero copy: requests whose pages the queue registered itself
+  std::uint64_t commits = 0;    ///< batch mode: COMMIT_IO_CMDS sent (served / commits: requests per batch)
 };
 
 template <target Target>
 class queue {
  public:
-  /// `char_fd`: /dev/ublkcN, open; `info`: the dev_info ADD_DEV returned (depth, max_io_buf_bytes).
-  queue(int char_fd, const ctrl_dev_info& info, std::uint16_t q_id, Target& tgt) noexcept
-      : fd_(char_fd), q_id_(q_id), depth_(info.queue_depth), buf_bytes_(info.max_io_buf_bytes), target_(tgt) {}
+  /// `char_fd`: /dev/ublkcN, open; `info`: the dev_info ADD_DEV returned (depth, max_io_buf_bytes,
+  /// and the granted flags, which say the data mode).
+  /// `force_fallback` (zero copy, for tests): ask the kernel to register each request's pages at
+  /// an index past the table, so that every READ/WRITE takes the need_reg_buf path.
+  queue(int char_fd, const ctrl_dev_info& info, std::uint16_t q_id, Target& tgt, bool force_fallback = false) noexcept
+      : fd_(char_fd), q_id_(q_id), depth_(info.queue_depth), buf_bytes_(info.max_io_buf_bytes),
+        mode_(mode_of(info.flags)), force_fallback_(force_fallback), target_(tgt) {}
   queue(const queue&) = delete;
   queue& operator=(const queue&) = delete;
 
@@ -72,6 +92,7 @@ class queue {
     void* descs = ::mmap(nullptr, map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, fd_,
                          static_cast<off_t>(desc_offset(q_id_, page)));
     if (descs == MAP_FAILED) return report(on_fetched, errno_code(errno));
+    // Zero copy never touches these: untouched anonymous pages cost nothing.
     const std::size_t buf_len = std::size_t{depth_} * buf_bytes_;
     void* bufs = ::mmap(nullptr, buf_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (bufs == MAP_FAILED) {
@@ -85,6 +106,11 @@ class queue {
     bool reported = false;
     try {
       executor ex(queue_ring_options(depth_));
+      if (mode_ == data_mode::zero_copy) {
+        // The slots the kernel registers each tag's request pages in (index = tag).
+        const int r = io_uring_register_buffers_sparse(&ex.ring().native(), depth_);
+        if (r < 0) throw std::system_error(errno_code(-r), "io_uring_register_buffers_sparse");
+      }
       for (std::uint16_t t = 0; t < depth_; ++t) ex.spawn(serve_tag(t));
       ex.run_once(false);  // the loops start and queue their FETCHes
       ex.run_once(false);  // ... which this thread submits
@@ -104,7 +130,11 @@ class queue {
     return outcome;
   }
 
-  queue_stats stats() const noexcept { return {served_.load(std::memory_order_relaxed), aborted_.load(std::memory_order_relaxed)}; }
+  queue_stats stats() const noexcept {
+    return {served_.load(std::memory_order_relaxed), aborted_.load(std::memory_order_relaxed),
+            fallbacks_.load(std::memory_order_relaxed), 0};
+  }
+  data_mode mode() const noexcept { return mode_; }
   /// The first unexpected error a tag's loop ended on (none when it ended on ABORT).
   std::error_code error() const noexcept { return error_; }
 
@@ -115,14 +145,27 @@ class queue {
     return r;
   }
 
+  /// What FETCH / COMMIT_AND_FETCH carry: the tag's buffer in io_cmd::addr (copy mode only), and
+  /// in zero-copy mode where the kernel registers the next request's pages, in the SQE's addr.
+  std::uint64_t buffer_addr(std::byte* buf) const noexcept {
+    return mode_ == data_mode::copy ? reinterpret_cast<std::uintptr_t>(buf) : 0;
+  }
+  cmd_options fetch_options(std::uint16_t tag) const noexcept {
+    cmd_options o;
+    if (mode_ == data_mode::zero_copy)
+      o.addr = encode(auto_buf_reg{force_fallback_ ? std::uint16_t{0xffff} : tag, auto_buf_reg_fallback});
+    return o;
+  }
+
   task<void> serve_tag(std::uint16_t tag) {
     std::byte* const buf = bufs_ + std::size_t{tag} * buf_bytes_;
     io_cmd c;
     c.q_id = q_id_;
     c.tag = tag;
     c.result = -1;
-    c.addr = reinterpret_cast<std::uintptr_t>(buf);
-    auto r = co_await uring_cmd(fd_, io_cmd_op::fetch_req, c);
+    c.addr = buffer_addr(buf);
+    const cmd_options opts = fetch_options(tag);
+    auto r = co_await uring_cmd(fd_, io_cmd_op::fetch_req, c, opts);
     std::uint32_t last_op = io_cmd_op::fetch_req;
     for (;;) {
       if (!r) {
@@ -138,13 +181,52 @@ class queue {
       int res;
       if (req.has_data() && req.bytes > buf_bytes_) {
         res = -EIO;
+      } else if (!req.has_data()) {
+        res = co_await target_.handle(req, {});
+      } else if (mode_ == data_mode::user_copy) {
+        res = co_await handle_user_copy(req, std::span<std::byte>(buf, req.bytes));
+      } else if (mode_ == data_mode::zero_copy) {
+        res = co_await handle_zero_copy(req);
       } else {
-        res = co_await target_.handle(req, std::span<std::byte>(buf, req.has_data() ? req.bytes : 0));
+        res = co_await target_.handle(req, std::span<std::byte>(buf, req.bytes));
       }
       served_.fetch_add(1, std::memory_order_relaxed);
       c.result = res;
       last_op = io_cmd_op::commit_and_fetch_req;
-      r = co_await uring_cmd(fd_, io_cmd_op::commit_and_fetch_req, c);
+      r = co_await uring_cmd(fd_, io_cmd_op::commit_and_fetch_req, c, opts);
+    }
+  }
+
+  /// user_copy: the request's data crosses /dev/ublkcN; a short or failed copy is EIO.
+  task<int> handle_user_copy(const io_request& req, std::span<std::byte> buf) {
+    const std::uint64_t at = user_copy_offset(q_id_, req.tag);
+    if (req.op == io_op::write) {
+      auto got = co_await uringcmd::read(fd_, buf, at);
+      if (!got || *got != buf.size()) co_return -EIO;
+    }
+    int res = co_await target_.handle(req, buf);
+    if (req.op == io_op::read && res > 0) {
+      auto put = co_await uringcmd::write(fd_, buf.first(static_cast<std::size_t>(res)), at);
+      if (!put || *put != static_cast<std::size_t>(res)) res = -EIO;
+    }
+    co_return res;
+  }
+
+  /// zero_copy: the pages are registered at index = tag, by the kernel or (fallback) by us.
+  task<int> handle_zero_copy(const io_request& req) {
+    if constexpr (zero_copy_target<Target>) {
+      if (!(req.flags & io_flag::need_reg_buf)) co_return co_await target_.handle_fixed(req, req.tag);
+      io_cmd reg;
+      reg.q_id = q_id_;
+      reg.tag = req.tag;
+      reg.addr = req.tag;
+      if (!co_await uring_cmd(fd_, io_cmd_op::register_io_buf, reg)) co_return -EIO;
+      fallbacks_.fetch_add(1, std::memory_order_relaxed);
+      int res = co_await target_.handle_fixed(req, req.tag);
+      if (!co_await uring_cmd(fd_, io_cmd_op::unregister_io_buf, reg) && res >= 0) res = -EIO;
+      co_return res;
+    } else {
+      co_return -EOPNOTSUPP;  // unreachable: device refuses zero copy for such a target
     }
   }
 
@@ -152,12 +234,15 @@ class queue {
   std::uint16_t q_id_;
   std::uint16_t depth_;
   std::uint32_t buf_bytes_;
+  data_mode mode_;
+  bool force_fallback_;
   Target& target_;
   const io_desc* descs_ = nullptr;
   std::byte* bufs_ = nullptr;
   std::error_code error_;
   std::atomic<std::uint64_t> served_{0};
   std::atomic<std::uint64_t> aborted_{0};
+  std::atomic<std::uint64_t> fallbacks_{0};
 };
 
 }  // namespace uringcmd::ublk

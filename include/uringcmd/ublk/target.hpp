@@ -13,6 +13,16 @@
 // any uringcmd op there (the queue's ring is sized for one target I/O per tag). With several queues
 // the same target object is called from several threads at once: it must be safe for that.
 // tune() may adjust the parameters the device sends with SET_PARAMS (discard limits, attributes).
+//
+// Zero copy (data_mode::zero_copy, mode.hpp) needs a zero_copy_target: one that also has
+//
+//     task<int> handle_fixed(ublk::io_request req, std::uint16_t buf_index);
+//
+// called instead of handle() for READ and WRITE (the other ops still go to handle() with an empty
+// span). The kernel has registered the request's pages in the queue ring's buffer table at
+// `buf_index`; the target moves the data with READ_FIXED / WRITE_FIXED (or any fixed-buffer op)
+// on that same ring, with buffer address 0 = the start of the request, and returns as handle()
+// does. The pages are the block layer's: the target never sees them in its address space.
 #pragma once
 
 #include <concepts>
@@ -54,6 +64,12 @@ inline io_request decode(const io_desc& d, std::uint16_t q, std::uint16_t tag) n
 template <class T>
 concept target = requires(T& t, const io_request& r, std::span<std::byte> b) {
   { t.handle(r, b) } -> std::same_as<task<int>>;
+};
+
+/// A target that can serve READ/WRITE from the request's pages registered at a fixed-buffer index.
+template <class T>
+concept zero_copy_target = target<T> && requires(T& t, const io_request& r, std::uint16_t index) {
+  { t.handle_fixed(r, index) } -> std::same_as<task<int>>;
 };
 
 template <class T>

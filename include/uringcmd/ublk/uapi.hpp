@@ -35,6 +35,40 @@ struct io_cmd {
 static_assert(sizeof(io_cmd) == 16 && offsetof(io_cmd, result) == 4 && offsetof(io_cmd, addr) == 8);
 using ublksrv_io_cmd = io_cmd;
 
+/// Payload of the BATCH_IO commands (struct ublk_batch_io, 7.0): PREP_IO_CMDS and COMMIT_IO_CMDS
+/// point sqe->addr at nr_elem elements of elem_bytes each (batch_elem_bytes()).
+struct batch_io {
+  std::uint16_t q_id = 0;
+  std::uint16_t flags = 0;  ///< batch_flag::*
+  std::uint16_t nr_elem = 0;
+  std::uint8_t elem_bytes = 0;
+  std::uint8_t reserved = 0;
+  std::uint64_t reserved2 = 0;
+};
+static_assert(sizeof(batch_io) == 16 && offsetof(batch_io, elem_bytes) == 6);
+
+/// UBLK_BATCH_F_*: which optional 8-byte fields follow each element's header.
+namespace batch_flag {
+inline constexpr std::uint16_t has_zone_lba = 1u << 0;
+inline constexpr std::uint16_t has_buf_addr = 1u << 1;
+inline constexpr std::uint16_t auto_buf_reg_fallback = 1u << 2;
+}  // namespace batch_flag
+
+/// The mandatory head of a batch element (struct ublk_elem_header); then buf_addr (has_buf_addr),
+/// then zone_lba (has_zone_lba), 8 bytes each.
+struct batch_elem_header {
+  std::uint16_t tag = 0;
+  std::uint16_t buf_index = 0;  ///< AUTO_BUF_REG's index
+  std::int32_t result = 0;      ///< COMMIT_IO_CMDS: bytes done or -errno
+};
+static_assert(sizeof(batch_elem_header) == 8);
+
+/// The size of one batch element for `flags`.
+constexpr std::uint8_t batch_elem_bytes(std::uint16_t flags) noexcept {
+  return static_cast<std::uint8_t>(sizeof(batch_elem_header) + ((flags & batch_flag::has_buf_addr) ? 8 : 0) +
+                                   ((flags & batch_flag::has_zone_lba) ? 8 : 0));
+}
+
 namespace detail {
 // _IOC(dir, 'u', nr, size) as the kernel encodes it.
 constexpr std::uint32_t ioc(std::uint32_t dir, std::uint32_t nr, std::uint32_t size) {
@@ -43,6 +77,7 @@ constexpr std::uint32_t ioc(std::uint32_t dir, std::uint32_t nr, std::uint32_t s
 constexpr std::uint32_t ior(std::uint32_t nr) { return ioc(2, nr, sizeof(ctrl_cmd)); }
 constexpr std::uint32_t iowr(std::uint32_t nr) { return ioc(3, nr, sizeof(ctrl_cmd)); }
 constexpr std::uint32_t io_iowr(std::uint32_t nr) { return ioc(3, nr, sizeof(io_cmd)); }
+constexpr std::uint32_t batch_iowr(std::uint32_t nr) { return ioc(3, nr, sizeof(batch_io)); }
 }  // namespace detail
 
 /// Ioctl-encoded control opcodes (UBLK_U_CMD_*; the legacy raw numbers are not used).
@@ -71,8 +106,27 @@ namespace io_cmd_op {
 inline constexpr std::uint32_t fetch_req = detail::io_iowr(0x20);
 inline constexpr std::uint32_t commit_and_fetch_req = detail::io_iowr(0x21);
 inline constexpr std::uint32_t need_get_data = detail::io_iowr(0x22);
+inline constexpr std::uint32_t register_io_buf = detail::io_iowr(0x23);    // 6.15, SUPPORT_ZERO_COPY
+inline constexpr std::uint32_t unregister_io_buf = detail::io_iowr(0x24);  // 6.15
+inline constexpr std::uint32_t prep_io_cmds = detail::batch_iowr(0x25);      // 7.0, BATCH_IO
+inline constexpr std::uint32_t commit_io_cmds = detail::batch_iowr(0x26);    // 7.0
+inline constexpr std::uint32_t fetch_io_cmds = detail::batch_iowr(0x27);     // 7.0, multishot
 }  // namespace io_cmd_op
 static_assert(io_cmd_op::fetch_req == 0xc0107520u);
+
+/// struct ublk_auto_buf_reg (AUTO_BUF_REG, 6.16): where the kernel registers a request's pages
+/// before it hands the request over. Travels in FETCH / COMMIT_AND_FETCH's io_cmd::addr.
+struct auto_buf_reg {
+  std::uint16_t index = 0;  ///< the slot in the issuing ring's (sparse) buffer table
+  std::uint8_t flags = 0;   ///< auto_buf_reg_fallback
+};
+/// If registering fails, deliver the request anyway with io_flag::need_reg_buf set (the server
+/// then registers the pages itself) instead of failing it.
+inline constexpr std::uint8_t auto_buf_reg_fallback = 1u << 0;
+/// ublk_auto_buf_reg_to_sqe_addr(): index in bits 0-15, flags in 16-23, the rest reserved (0).
+constexpr std::uint64_t encode(auto_buf_reg r) noexcept {
+  return std::uint64_t{r.index} | std::uint64_t{r.flags} << 16;
+}
 
 /// CQE results of FETCH / COMMIT_AND_FETCH.
 inline constexpr int io_res_ok = 0;
@@ -288,6 +342,12 @@ using ublksrv_io_desc = io_desc;
 /// max_cmd_buf_size(), read-only, queue_depth entries, rounded up to pages.
 inline constexpr std::uint64_t cmd_buf_offset = 0;          // UBLKSRV_CMD_BUF_OFFSET
 inline constexpr std::uint64_t io_buf_offset = 0x80000000;  // UBLKSRV_IO_BUF_OFFSET (user copy)
+/// USER_COPY: the /dev/ublkcN file offset of byte `off` of queue `q`'s request `tag`
+/// (UBLKSRV_IO_BUF_OFFSET + q << 41 | tag << 25 | off; one request is at most 32 MiB).
+constexpr std::uint64_t user_copy_offset(std::uint16_t q, std::uint16_t tag, std::uint32_t off = 0) noexcept {
+  return io_buf_offset + (std::uint64_t{q} << 41 | std::uint64_t{tag} << 25 | off);
+}
+
 inline constexpr std::uint32_t max_queue_depth = 4096;      // UBLK_MAX_QUEUE_DEPTH
 inline constexpr std::uint32_t max_queues = 4096;           // UBLK_MAX_NR_QUEUES
 /// Bytes the kernel reserves per queue in the mmap space: the largest descriptor array, page-rounded.

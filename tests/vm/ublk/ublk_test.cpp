@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // ublk::control, ublk::queue and ublk::device on the guest's ublk_drv: the control commands and
-// their named errors, and copy-mode RAM and null devices checked by fio's crc32c verification,
-// blkdiscard and plain O_DIRECT reads. Runs INSIDE the test VM.
+// their named errors; RAM and null devices in every data mode the kernel offers (the others must
+// fail by name), checked by fio's crc32c verification, blkdiscard and plain O_DIRECT reads; user
+// recovery after the serving process is SIGKILLed; stops from outside. Runs INSIDE the test VM.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +31,7 @@
 #include <uringcmd/sync_wait.hpp>
 #include <uringcmd/ublk/control.hpp>
 #include <uringcmd/ublk/device.hpp>
+#include <uringcmd/ublk/mode.hpp>
 #include <uringcmd/ublk/targets/null.hpp>
 #include <uringcmd/ublk/targets/ram.hpp>
 
@@ -200,34 +203,113 @@ TEST_CASE("ublk: DEL_DEV of an unknown ID, a second ADD_DEV of one ID and a miss
 }
 
 namespace {
-void ram_fio_verify(std::uint16_t queues) {
+constexpr ublk::data_mode forced_modes[] = {ublk::data_mode::copy, ublk::data_mode::user_copy,
+                                            ublk::data_mode::zero_copy, ublk::data_mode::batch};
+
+/// GET_FEATURES of this kernel (nothing before 6.5).
+std::optional<std::uint64_t> kernel_features() {
+  ctl_fixture f;
+  auto r = sync_wait(f.ex, f.ctl.features());
+  REQUIRE_MESSAGE(r, describe(r.error()));
+  return r->mask;
+}
+
+/// Starts a device serving `tgt` in `mode` when this kernel and target can have it. Otherwise
+/// checks that start() fails with the error select_mode() names (the missing UBLK_F_* flag and
+/// the kernel that has it, or EOPNOTSUPP for what the library cannot do) and leaves no device
+/// behind, and returns nothing.
+template <class Target>
+std::unique_ptr<ublk::device<Target>> start_in_mode(Target& tgt, ublk::device_options o, ublk::data_mode mode) {
+  const auto expected = ublk::select_mode(mode, kernel_features(), ublk::zero_copy_target<Target>);
+  o.mode = mode;
+  if (expected) {
+    auto dev = ublk::device<Target>::start(tgt, o);
+    CHECK(dev->mode() == *expected);
+    return dev;
+  }
+  o.id = 90;
+  std::error_code err;
+  try {
+    (void)ublk::device<Target>::start(tgt, o);
+  } catch (const std::system_error& e) {
+    err = e.code();
+    MESSAGE("mode " << ublk::to_string(mode) << " refused: " << std::string(e.what()));
+  }
+  CHECK(err == expected.error());
+  CHECK(err.message() == expected.error().message());
+  check_gone(90);
+  return nullptr;
+}
+
+void ram_fio_verify(std::uint16_t queues, ublk::data_mode mode) {
+  CAPTURE(ublk::to_string(mode));
   ublk::ram_target ram(32 << 20);
   ublk::device_options o;
   o.queues = queues;
   o.depth = 32;
   o.max_io_bytes = 128 << 10;
   o.size = ram.size();
-  auto dev = ublk::device<ublk::ram_target>::start(ram, o);
+  auto dev = start_in_mode(ram, o, mode);
+  if (!dev) return;
   CHECK(dev->info().nr_hw_queues == queues);
   fio_ok("--name=v --filename=" + dev->block_path() +
          " --rw=randwrite --bsrange=4k-128k --iodepth=32 --direct=1 --ioengine=io_uring --verify=crc32c"
-         " --do_verify=1 --verify_state_save=0 --size=16M");
+         " --do_verify=1 --verify_state_save=0 --size=8M");
   CHECK(dev->served() > 0);
   const std::uint32_t id = dev->id();
   dev->stop();
   CHECK_FALSE(dev->queue_error());
+  CHECK(dev->stats().fallbacks == 0);
   check_gone(id);
 }
 }  // namespace
 
-TEST_CASE("ublk: a RAM device with 1 queue passes fio's crc32c verification") {
+TEST_CASE("ublk: a RAM device with 1 queue passes fio's crc32c verification in every data mode the kernel offers") {
   if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
-  ram_fio_verify(1);
+  for (ublk::data_mode m : forced_modes) ram_fio_verify(1, m);
 }
 
-TEST_CASE("ublk: a RAM device with 2 queues passes fio's crc32c verification") {
+TEST_CASE("ublk: a RAM device with 2 queues passes fio's crc32c verification in every data mode the kernel offers") {
   if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
-  ram_fio_verify(2);
+  for (ublk::data_mode m : forced_modes) ram_fio_verify(2, m);
+}
+
+TEST_CASE("ublk: zero copy falls back to registering the pages itself when the kernel could not, and data stays intact") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  const auto zc = ublk::select_mode(ublk::data_mode::zero_copy, kernel_features(), true);
+  UC_REQUIRE_KERNEL_FEATURE(zc.has_value(), "ublk zero copy (UBLK_F_AUTO_BUF_REG)", "6.16");
+  ublk::ram_target ram(16 << 20);
+  ublk::device_options o;
+  o.depth = 16;
+  o.max_io_bytes = 128 << 10;
+  o.size = ram.size();
+  o.mode = ublk::data_mode::zero_copy;
+  o.force_zero_copy_fallback = true;
+  auto dev = ublk::device<ublk::ram_target>::start(ram, o);
+  fio_ok("--name=v --filename=" + dev->block_path() +
+         " --rw=randwrite --bsrange=4k-128k --iodepth=16 --direct=1 --ioengine=io_uring --verify=crc32c"
+         " --do_verify=1 --verify_state_save=0 --size=4M");
+  const ublk::queue_stats st = dev->stats();
+  MESSAGE(st.fallbacks << " of " << st.served << " requests registered by the queue");
+  CHECK(st.fallbacks > 0);
+  dev->stop();
+  CHECK_FALSE(dev->queue_error());
+}
+
+TEST_CASE("ublk: best mode is zero copy for targets with handle_fixed where the kernel has AUTO_BUF_REG, else copy") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  const auto mask = kernel_features();
+  const std::uint64_t zc_flags = ublk::mode_flags(ublk::data_mode::zero_copy);
+  const bool zc = mask && (*mask & zc_flags) == zc_flags;
+  ublk::ram_target ram(4 << 20);
+  ublk::device_options o;
+  o.depth = 4;
+  o.max_io_bytes = 64 << 10;
+  o.size = ram.size();
+  auto dev = ublk::device<ublk::ram_target>::start(ram, o);
+  CHECK(dev->mode() == (zc ? ublk::data_mode::zero_copy : ublk::data_mode::copy));
+  MESSAGE("best mode for the RAM target here: " << ublk::to_string(dev->mode()));
+  dev->stop();
 }
 
 TEST_CASE("ublk: discard and write-zeroes on a RAM device read back as zeros") {
@@ -262,19 +344,21 @@ TEST_CASE("ublk: discard and write-zeroes on a RAM device read back as zeros") {
   CHECK_FALSE(dev->queue_error());
 }
 
-TEST_CASE("ublk: a null device serves fio's random reads") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+namespace {
+void null_serves_without_allocating(ublk::data_mode mode) {
+  CAPTURE(ublk::to_string(mode));
   ublk::null_target null;
   ublk::device_options o;
   o.depth = 16;
   o.max_io_bytes = 128 << 10;
   o.size = 1ull << 30;
-  auto dev = ublk::device<ublk::null_target>::start(null, o);
+  auto dev = start_in_mode(null, o, mode);
+  if (!dev) return;
   // fio's report goes to a file, so that nothing in this process allocates while it runs except
   // the queue threads (std::system forks; it does not call operator new).
   const std::string report = "/tmp/uc-ublk-null-fio.txt";
   const std::string cmd = "fio --output=" + report + " --name=r --filename=" + dev->block_path() +
-                          " --rw=randread --bs=4k --iodepth=16 --direct=1 --ioengine=io_uring --size=1G --io_size=8M";
+                          " --rw=randrw --bs=4k --iodepth=16 --direct=1 --ioengine=io_uring --size=1G --io_size=4M";
   const std::uint64_t served_before = dev->served();
   const std::uint64_t allocations_before = g_allocations.load();
   const int st = std::system(cmd.c_str());
@@ -287,11 +371,45 @@ TEST_CASE("ublk: a null device serves fio's random reads") {
   CHECK(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) == 0);
   CHECK(text.str().find("err= 0") != std::string::npos);
-  CHECK(served >= 2048);
-  MESSAGE("null target: " << served << " requests served with " << allocations << " allocations");
+  CHECK(served >= 1024);
+  MESSAGE("null target, " << ublk::to_string(mode) << ": " << served << " requests served with " << allocations
+                          << " allocations");
   CHECK(allocations <= 64);  // frame-pool warm-up at most: nothing per request
   dev->stop();
   CHECK_FALSE(dev->queue_error());
+}
+}  // namespace
+
+TEST_CASE("ublk: a null device serves fio's random reads and writes in every data mode without allocating per request") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  for (ublk::data_mode m : forced_modes) null_serves_without_allocating(m);
+}
+
+TEST_CASE("ublk: in batch mode one COMMIT_IO_CMDS returns several requests, and data stays intact on 2 queues") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  const auto batch = ublk::select_mode(ublk::data_mode::batch, kernel_features(), false);
+  UC_REQUIRE_KERNEL_FEATURE(batch.has_value(), "ublk batch I/O (UBLK_F_BATCH_IO)", "7.0");
+  ublk::ram_target ram(16 << 20);
+  ublk::device_options o;
+  o.queues = 2;
+  o.depth = 64;
+  o.max_io_bytes = 128 << 10;
+  o.size = ram.size();
+  o.mode = ublk::data_mode::batch;
+  auto dev = ublk::device<ublk::ram_target>::start(ram, o);
+  CHECK(dev->mode() == ublk::data_mode::batch);
+  CHECK((dev->info().flags & ublk::feature::batch_io) != 0);
+  CHECK((dev->info().flags & (ublk::feature::auto_buf_reg | ublk::feature::user_copy)) == 0);  // copy mode
+  fio_ok("--name=v --filename=" + dev->block_path() +
+         " --rw=randwrite --bsrange=4k-64k --iodepth=64 --iodepth_batch_submit=16 --direct=1 --ioengine=io_uring"
+         " --numjobs=2 --verify=crc32c --do_verify=1 --verify_state_save=0 --size=4M --offset_increment=8M");
+  const ublk::queue_stats st = dev->stats();
+  MESSAGE(st.served << " requests returned with " << st.commits << " COMMIT_IO_CMDS");
+  CHECK(st.commits > 0);
+  CHECK(st.served > st.commits);  // at least one commit carried more than one request
+  dev->stop();
+  CHECK_FALSE(dev->queue_error());
+  CHECK(dev->stats().aborted == 2u * o.depth);  // every tag of both queues ended with the stop
 }
 
 TEST_CASE("ublk: stopping an idle device shuts down in order and leaves nothing behind") {
@@ -376,5 +494,182 @@ TEST_CASE("ublk: a queue that fetched for a device that never started ends on ST
   CHECK_FALSE(q.error());
   cfd.reset();
   REQUIRE(sync_wait(f.ex, f.ctl.del(id)));
+  check_gone(id);
+}
+
+namespace {
+/// Polls GET_DEV_INFO until device `id` is in `state` (up to 10 s).
+bool wait_state(std::uint32_t id, std::uint16_t state) {
+  ctl_fixture f;
+  for (int i = 0; i < 1000; ++i) {
+    auto info = sync_wait(f.ex, f.ctl.dev_info(id));
+    if (info && info->state == state) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+/// A child process serves `ram` (whose memfd mapping it shares with this process) with
+/// `recovery`; returns its pid and the device id it reported through a pipe (~0u: it failed).
+std::pair<pid_t, std::uint32_t> serve_in_child(ublk::ram_target& ram, ublk::device_options o) {
+  int p[2];
+  REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(p[0]);
+    std::uint32_t id = ~0u;
+    try {
+      auto dev = ublk::device<ublk::ram_target>::start(ram, o);
+      id = dev->id();
+      (void)!::write(p[1], &id, sizeof id);
+      for (;;) ::pause();  // serve until SIGKILL; the device must outlive this process
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
+    }
+    (void)!::write(p[1], &id, sizeof id);
+    ::_exit(1);
+  }
+  ::close(p[1]);
+  std::uint32_t id = ~0u;
+  const ssize_t n = ::read(p[0], &id, sizeof id);
+  ::close(p[0]);
+  return {pid, n == sizeof id ? id : ~0u};
+}
+
+void recovers_after_sigkill(ublk::recovery_mode recovery) {
+  CAPTURE(ublk::to_string(recovery));
+  ublk::ram_target ram(16 << 20);
+  ublk::device_options o;
+  o.queues = 2;
+  o.depth = 16;
+  o.max_io_bytes = 128 << 10;
+  o.size = ram.size();
+  o.recovery = recovery;
+  if (auto ok = ublk::check_recovery(recovery, kernel_features()); !ok) {
+    o.id = 91;
+    std::error_code err;
+    try {
+      (void)ublk::device<ublk::ram_target>::start(ram, o);
+    } catch (const std::system_error& e) {
+      err = e.code();
+      MESSAGE(std::string(e.what()));
+    }
+    CHECK(err.message() == ok.error().message());
+    check_gone(91);
+    return;
+  }
+  const auto [pid, id] = serve_in_child(ram, o);
+  REQUIRE(id != ~0u);
+  const std::string dev_path = "/dev/ublkb" + std::to_string(id);
+  const std::string job = "--name=r --filename=" + dev_path +
+                          " --rw=write --bs=64k --size=4M --iodepth=16 --direct=1 --ioengine=io_uring"
+                          " --verify=crc32c --verify_state_save=0";
+  fio_ok(job + " --do_verify=0");
+
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  int st = 0;
+  REQUIRE(::waitpid(pid, &st, 0) == pid);
+  CHECK(WIFSIGNALED(st));
+  const std::uint16_t held = recovery == ublk::recovery_mode::fail_io ? ublk::dev_state::fail_io : ublk::dev_state::quiesced;
+  REQUIRE_MESSAGE(wait_state(id, held), "the kernel did not quiesce the device after its server died");
+  CHECK(fs::exists(dev_path));  // the disk outlives its server
+
+  // I/O issued while no server runs: held and reissued after recovery, or failed (fail_io).
+  auto reader = std::async(std::launch::async, [&] {
+    std::string out;
+    return run("dd if=" + dev_path + " of=/dev/null bs=4k count=1 iflag=direct", out);
+  });
+  if (recovery == ublk::recovery_mode::fail_io) CHECK(reader.get() != 0);
+
+  auto dev = ublk::device<ublk::ram_target>::recover(ram, id, o);
+  CHECK(dev->id() == id);
+  CHECK(dev->recovery() == recovery);
+  if (recovery != ublk::recovery_mode::fail_io) CHECK(reader.get() == 0);
+  fio_ok(job + " --verify_only");  // what the dead server stored reads back through the new one
+  CHECK(dev->served() > 0);
+  dev->stop();
+  CHECK_FALSE(dev->queue_error());
+  check_gone(id);
+}
+}  // namespace
+
+TEST_CASE("ublk: a device with reissue recovery keeps its data across a SIGKILL of its server and device::recover") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  recovers_after_sigkill(ublk::recovery_mode::reissue);
+}
+
+TEST_CASE("ublk: a device with fail-io recovery fails I/O while its server is dead and serves again after recover") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  recovers_after_sigkill(ublk::recovery_mode::fail_io);
+}
+
+TEST_CASE("ublk: recover refuses a device that was added without recovery, and leaves it alone") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  ublk::ram_target ram(4 << 20);
+  ublk::device_options o;
+  o.depth = 4;
+  o.max_io_bytes = 64 << 10;
+  o.size = ram.size();
+  auto dev = ublk::device<ublk::ram_target>::start(ram, o);
+  ublk::ram_target other(4 << 20);
+  std::error_code err;
+  try {
+    (void)ublk::device<ublk::ram_target>::recover(other, dev->id(), o);
+  } catch (const std::system_error& e) {
+    err = e.code();
+    MESSAGE(std::string(e.what()));
+  }
+  CHECK(err == std::errc::invalid_argument);
+  CHECK(err.message() == "ublk START_USER_RECOVERY: EINVAL: Invalid argument");
+  CHECK(fs::exists(dev->block_path()));
+  const std::uint32_t id = dev->id();
+  dev->stop();
+  check_gone(id);
+}
+
+TEST_CASE("ublk: wait returns when another process deletes the device, and stop then finds nothing to do") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  ublk::ram_target ram(4 << 20);
+  ublk::device_options o;
+  o.queues = 2;
+  o.depth = 4;
+  o.max_io_bytes = 64 << 10;
+  o.size = ram.size();
+  auto dev = ublk::device<ublk::ram_target>::start(ram, o);
+  const std::uint32_t id = dev->id();
+  auto outside = std::async(std::launch::async, [id] {
+    ctl_fixture f;
+    return sync_wait(f.ex, f.ctl.del(id));  // returns once wait() has closed /dev/ublkcN
+  });
+  dev->wait();
+  auto del = outside.get();
+  CHECK_MESSAGE(del, describe(del.error()));
+  CHECK(dev->stats().aborted == 2u * 4u);
+  CHECK_NOTHROW(dev->stop());
+  CHECK_FALSE(dev->queue_error());
+  check_gone(id);
+}
+
+TEST_CASE("ublk: request_stop from another thread ends wait, and stop deletes the device") {
+  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  ublk::ram_target ram(4 << 20);
+  ublk::device_options o;
+  o.depth = 4;
+  o.max_io_bytes = 64 << 10;
+  o.size = ram.size();
+  auto dev = ublk::device<ublk::ram_target>::start(ram, o);
+  const std::uint32_t id = dev->id();
+  std::thread signal_thread([&] { dev->request_stop(); });
+  dev->wait();
+  signal_thread.join();
+  {
+    ctl_fixture f;
+    auto info = sync_wait(f.ex, f.ctl.dev_info(id));  // stopped, not deleted
+    REQUIRE_MESSAGE(info, describe(info.error()));
+    CHECK(info->state == ublk::dev_state::dead);
+  }
+  dev->stop();
+  CHECK_FALSE(dev->queue_error());
   check_gone(id);
 }

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 // ublk::null_target: completes every request at once without touching data, as the kernel
 // selftests' null target does. A READ therefore returns whatever the tag's buffer held (zeros
-// until a WRITE went through that tag), not zeros by contract: it is a speed and plumbing target.
+// until a WRITE went through that tag; in zero-copy mode the request's pages as they came), not
+// zeros by contract: it is a speed and plumbing target.
 #pragma once
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 
 #include <uringcmd/task.hpp>
@@ -17,6 +19,8 @@ struct null_target {
   task<int> handle(io_request req, std::span<std::byte>) {
     co_return req.has_data() ? static_cast<int>(req.bytes) : 0;
   }
+  /// Zero copy: the request's pages stay untouched, as in handle().
+  task<int> handle_fixed(io_request req, std::uint16_t) { co_return static_cast<int>(req.bytes); }
 };
 
 }  // namespace uringcmd::ublk

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+// uringcmd-nbd: an NBD server. Network through Asio, storage through uringcmd (io_uring reads and
+// writes on a file or block device), one io_context + executor per thread. See docs/nbd.md.
+#include <sys/resource.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <asio/signal_set.hpp>
+
+#include "nbd/server.hpp"
+
+namespace {
+
+constexpr const char* usage = R"(usage: uringcmd-nbd [options] FILE
+
+Exports FILE (a regular file or a block device) over the NBD protocol (fixed newstyle handshake,
+NBD_OPT_GO/INFO/LIST/EXPORT_NAME, structured replies, READ/WRITE/FLUSH/TRIM/WRITE_ZEROES with FUA,
+multiple connections). Network I/O runs on Asio, storage I/O on io_uring through uringcmd.
+
+options:
+  -b, --bind ADDR          listen address (default 127.0.0.1; 0.0.0.0 or :: for every interface)
+  -p, --port PORT          TCP port (default 10809, NBD's; 0 picks a free one, printed at start)
+  -n, --name NAME          export name (default "default"; the empty name also reaches it)
+  -r, --read-only          refuse writes, trims and zeroing (EPERM)
+  -s, --size BYTES         export at most BYTES (K/M/G suffixes); a writable regular file shorter
+                           than that is extended to it
+  -t, --threads N          worker threads, each with its own io_context and io_uring (default: cores)
+      --max-connections N  close connections past N (default 1024)
+      --queue-depth N      requests in flight per connection (default 32)
+  -v, --verbose            log every connection
+  -h, --help               this text
+
+SIGTERM or SIGINT: stop accepting, finish and answer the requests in flight, exit 0.
+
+example:
+  uringcmd-nbd --size 1G disk.img &
+  qemu-img info nbd://127.0.0.1/default
+  nbdcopy nbd://127.0.0.1 copy.img
+)";
+
+[[noreturn]] void usage_error(const std::string& why) {
+  std::fprintf(stderr, "uringcmd-nbd: %s\nTry 'uringcmd-nbd --help'.\n", why.c_str());
+  std::exit(2);
+}
+
+std::uint64_t parse_size(std::string_view s) {
+  std::uint64_t v = 0;
+  std::size_t i = 0;
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+    if (v > (UINT64_MAX - 9) / 10) usage_error("size too large: " + std::string(s));
+    v = v * 10 + static_cast<std::uint64_t>(s[i] - '0');
+  }
+  if (i == 0) usage_error("not a size: " + std::string(s));
+  const std::string_view suffix = s.substr(i);
+  unsigned shift = 0;
+  if (suffix == "K" || suffix == "k") shift = 10;
+  else if (suffix == "M" || suffix == "m") shift = 20;
+  else if (suffix == "G" || suffix == "g") shift = 30;
+  else if (suffix == "T" || suffix == "t") shift = 40;
+  else if (!suffix.empty()) usage_error("unknown size suffix: " + std::string(s));
+  if (shift && v > (UINT64_MAX >> shift)) usage_error("size too large: " + std::string(s));
+  return v << shift;
+}
+
+unsigned parse_count(std::string_view s, const char* what) {
+  const std::uint64_t v = parse_size(s);
+  if (v == 0 || v > 1'000'000) usage_error(std::string(what) + " out of range: " + std::string(s));
+  return static_cast<unsigned>(v);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace uringcmd::nbd;
+  std::string bind_address = "127.0.0.1", path;
+  unsigned short port = 10809;
+  unsigned threads = std::max(1U, std::thread::hardware_concurrency());
+  std::uint64_t size_limit = 0;
+  server_config cfg;
+  cfg.exported.name = "default";
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    auto value = [&]() -> std::string_view {
+      if (i + 1 >= argc) usage_error(std::string(a) + " needs a value");
+      return argv[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      std::fputs(usage, stdout);
+      return 0;
+    } else if (a == "-b" || a == "--bind") {
+      bind_address = value();
+    } else if (a == "-p" || a == "--port") {
+      const std::uint64_t p = a.empty() ? 0 : parse_size(value());
+      if (p > 65535) usage_error("port out of range");
+      port = static_cast<unsigned short>(p);
+    } else if (a == "-n" || a == "--name") {
+      cfg.exported.name = value();
+      if (cfg.exported.name.size() > 4096) usage_error("export names are at most 4096 bytes");
+    } else if (a == "-r" || a == "--read-only") {
+      cfg.exported.read_only = true;
+    } else if (a == "-s" || a == "--size") {
+      size_limit = parse_size(value());
+    } else if (a == "-t" || a == "--threads") {
+      threads = parse_count(value(), "--threads");
+    } else if (a == "--max-connections") {
+      cfg.max_connections = parse_count(value(), "--max-connections");
+    } else if (a == "--queue-depth") {
+      cfg.queue_depth = parse_count(value(), "--queue-depth");
+    } else if (a == "-v" || a == "--verbose") {
+      cfg.verbose = true;
+    } else if (!a.empty() && a[0] == '-') {
+      usage_error("unknown option " + std::string(a));
+    } else if (path.empty()) {
+      path = a;
+    } else {
+      usage_error("one FILE only");
+    }
+  }
+  if (path.empty()) usage_error("no FILE to export");
+
+  // Every connection is a descriptor: take the hard limit, not the shell's usual 1024.
+  if (rlimit fds{}; ::getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < fds.rlim_max) {
+    fds.rlim_cur = fds.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &fds);
+  }
+  try {
+    storage store(path, cfg.exported.read_only, size_limit);
+    cfg.store = &store;
+    cfg.exported.size = store.size();
+    cfg.exported.description = path;
+
+    // Every worker is built and listening before any runs: the first picks the port when asked
+    // for port 0, the others share it through SO_REUSEPORT.
+    std::atomic<unsigned> connections{0};
+    std::vector<std::unique_ptr<worker>> workers;
+    tcp::endpoint at(::asio::ip::make_address(bind_address), port);
+    for (unsigned i = 0; i < threads; ++i) {
+      workers.push_back(std::make_unique<worker>(cfg, i, connections));
+      workers.back()->listen(at);
+      at = workers.back()->endpoint();
+    }
+    ::asio::signal_set signals(workers[0]->io(), SIGTERM, SIGINT);
+    signals.async_wait([&](const std::error_code& ec, int signo) {
+      if (ec) return;
+      log("%s: finishing the requests in flight, then exiting", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+      for (auto& w : workers) w->stop();
+    });
+    log("exporting %s (%llu bytes, %s) as \"%s\" on %s port %u, %u thread(s)", path.c_str(),
+        static_cast<unsigned long long>(store.size()), cfg.exported.read_only ? "read-only" : "read-write",
+        cfg.exported.name.c_str(), at.address().to_string().c_str(), at.port(), threads);
+    // The executors' rings belong to the threads that run them: each worker runs on its own
+    // thread (worker 0 on this one, with the signal handler).
+    // A worker is also destroyed there, so that its executor shuts down on its ring's thread.
+    std::vector<std::thread> others;
+    for (unsigned i = 1; i < threads; ++i)
+      others.emplace_back([&w = workers[i]] {
+        w->run();
+        w.reset();
+      });
+    workers[0]->run();
+    for (auto& t : others) t.join();
+    log("stopped");
+  } catch (const std::exception& e) {
+    log("error: %s", e.what());
+    return 1;
+  }
+  return 0;
+}

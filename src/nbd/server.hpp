@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: MIT
+// The NBD server's threads and connections. Each worker thread runs one asio::io_context with one
+// uringcmd executor driven by it (ring_driver) and its own listening socket on the shared port
+// (SO_REUSEPORT: the kernel spreads connections over the threads). A connection is one Asio
+// coroutine reading requests; each request runs as a uringcmd task on the executor (storage I/O
+// through io_uring) and its reply joins a queue that one writer coroutine sends in batches.
+#pragma once
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include <uringcmd/asio/bridge.hpp>
+#include <uringcmd/executor.hpp>
+
+#include "nbd/protocol.hpp"
+#include "nbd/storage.hpp"
+
+namespace uringcmd::nbd {
+
+using ::asio::awaitable;
+using ::asio::ip::tcp;
+
+/// "2026-11-30 18:01:02 uringcmd-nbd: ..." on stderr (one fprintf per line: threads do not interleave).
+inline void log(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+inline void log(const char* fmt, ...) {
+  char when[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::localtime_r(&now, &tm);
+  std::strftime(when, sizeof when, "%F %T", &tm);
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  std::fprintf(stderr, "%s uringcmd-nbd: %s\n", when, msg);
+}
+
+/// asio::transfer_all, without its 64 KiB cap per system call: a 1 MiB reply or payload moves
+/// in as few sendmsg/recvmsg calls as the socket allows, not in 16 trips through the io_context.
+inline std::size_t transfer_everything(const std::error_code& ec, std::size_t) noexcept {
+  return ec ? 0 : std::size_t{1} << 30;
+}
+
+struct server_config {
+  export_info exported;
+  storage* store = nullptr;
+  unsigned max_connections = 1024;
+  unsigned queue_depth = 32;                           ///< requests in flight per connection
+  std::size_t bytes_per_connection = 64 * 1024 * 1024;  ///< payload buffered per connection
+  bool verbose = false;
+};
+
+class worker;
+
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  connection(worker& w, tcp::socket s, std::string peer);
+  awaitable<void> run();
+  /// Stop reading new requests (shutdown): what is in flight is finished and answered first.
+  void stop_reading() { stop_.emit(::asio::cancellation_type::terminal); }
+  /// Shutdown's grace period is over (a client that stopped reading our replies, or sending a
+  /// payload): fail its socket's pending I/O so the connection can finish.
+  void abort() {
+    std::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  }
+  const std::string& peer() const noexcept { return peer_; }
+
+ private:
+  struct slot {
+    request req{};
+    std::array<std::byte, max_reply_header> header{};
+    std::size_t header_len = 0;
+    std::vector<std::byte> data;
+    std::size_t bytes = 0;  ///< of `data` this request uses (counted against bytes_per_connection)
+    std::uint32_t error = err_none;
+  };
+
+  awaitable<bool> negotiate();
+  awaitable<bool> read_exact(std::span<std::byte> buf, bool stoppable);
+  awaitable<void> serve(slot& s);
+  task<std::uint32_t> execute(slot& s);
+  void finish(slot& s, std::uint32_t error);
+  awaitable<void> write_replies();
+  awaitable<void> wait_for_slot();
+  slot& take_slot(std::size_t bytes);
+  void release(slot& s);
+
+  worker& worker_;
+  const server_config& cfg_;
+  tcp::socket socket_;
+  std::string peer_;
+  bool structured_ = false;
+  ::asio::cancellation_signal stop_;
+  ::asio::steady_timer slot_freed_;
+  std::vector<std::unique_ptr<slot>> slots_;
+  std::vector<slot*> free_;
+  std::vector<slot*> replies_, sending_;
+  std::vector<::asio::const_buffer> gather_;
+  unsigned in_flight_ = 0;
+  std::size_t bytes_in_flight_ = 0;
+  bool writing_ = false;
+  bool broken_ = false;
+  std::uint64_t requests_ = 0;
+};
+
+class worker {
+ public:
+  worker(const server_config& cfg, unsigned index, std::atomic<unsigned>& connections)
+      : cfg_(cfg), index_(index), connections_(connections), driver_(io_, ex_), acceptor_(io_) {}
+
+  /// Listens on `at` (port 0: any; the chosen port is then endpoint().port()).
+  void listen(const tcp::endpoint& at) {
+    acceptor_.open(at.protocol());
+    acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    const int one = 1;
+    if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+      throw std::system_error(errno, std::system_category(), "SO_REUSEPORT");
+    acceptor_.bind(at);
+    acceptor_.listen(1024);
+  }
+  tcp::endpoint endpoint() const { return acceptor_.local_endpoint(); }
+
+  void run() {
+    ::asio::co_spawn(io_, accept_loop(), ::asio::detached);
+    io_.run();
+  }
+  /// From any thread: stop accepting, finish every connection's in-flight requests, then return from run().
+  void stop() {
+    ::asio::post(io_, [this] {
+      stopping_ = true;
+      std::error_code ignored;
+      acceptor_.close(ignored);
+      for (auto& c : live_) c->stop_reading();
+      if (live_.empty()) return;
+      grace_.expires_after(shutdown_grace);
+      grace_.async_wait([this](const std::error_code& ec) {
+        if (ec) return;  // every connection finished in time
+        log("shutdown: %zu connection(s) still busy after %lld s, closing them", live_.size(),
+            static_cast<long long>(shutdown_grace.count()));
+        for (auto& c : live_) c->abort();
+      });
+    });
+  }
+
+  /// How long shutdown waits for connections to finish their requests before closing them.
+  static constexpr std::chrono::seconds shutdown_grace{10};
+
+  ::asio::io_context& io() noexcept { return io_; }
+  uringcmd::asio::ring_driver& driver() noexcept { return driver_; }
+  const server_config& config() const noexcept { return cfg_; }
+  bool stopping() const noexcept { return stopping_; }
+  unsigned index() const noexcept { return index_; }
+
+ private:
+  awaitable<void> accept_loop() {
+    for (;;) {
+      std::error_code ec;
+      tcp::socket sock = co_await acceptor_.async_accept(::asio::redirect_error(::asio::use_awaitable, ec));
+      if (ec) {
+        if (stopping_) co_return;
+        log("accept: %s", ec.message().c_str());
+        continue;  // EMFILE and friends: the listener stays
+      }
+      std::error_code peer_ec;
+      const auto ep = sock.remote_endpoint(peer_ec);
+      std::string peer = peer_ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+      if (connections_.fetch_add(1) >= cfg_.max_connections) {
+        connections_.fetch_sub(1);
+        log("%s: refused, already %u connections (--max-connections)", peer.c_str(), cfg_.max_connections);
+        continue;  // the socket closes here
+      }
+      sock.set_option(tcp::no_delay(true), peer_ec);
+      // Room for a few 1 MiB read replies per send: with the autotuned default a large reply
+      // goes out in ~64 KiB pieces, each a trip through epoll.
+      sock.set_option(::asio::socket_base::send_buffer_size(4 * 1024 * 1024), peer_ec);
+      auto c = std::make_shared<connection>(*this, std::move(sock), std::move(peer));
+      live_.push_back(c);
+      auto where = std::prev(live_.end());
+      ::asio::co_spawn(io_, c->run(), [this, where](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            log("%s: dropped: %s", (*where)->peer().c_str(), ex.what());
+          }
+        }
+        live_.erase(where);
+        connections_.fetch_sub(1);
+        if (stopping_ && live_.empty()) grace_.cancel();
+      });
+    }
+  }
+
+  const server_config& cfg_;
+  unsigned index_;
+  std::atomic<unsigned>& connections_;
+  ::asio::io_context io_{1};
+  executor ex_;
+  uringcmd::asio::ring_driver driver_;
+  tcp::acceptor acceptor_;
+  std::list<std::shared_ptr<connection>> live_;
+  ::asio::steady_timer grace_{io_};
+  bool stopping_ = false;
+};
+
+// ---- connection ----
+
+inline connection::connection(worker& w, tcp::socket s, std::string peer)
+    : worker_(w), cfg_(w.config()), socket_(std::move(s)), peer_(std::move(peer)), slot_freed_(w.io()) {
+  slots_.reserve(cfg_.queue_depth);
+  for (unsigned i = 0; i < cfg_.queue_depth; ++i) free_.push_back(slots_.emplace_back(std::make_unique<slot>()).get());
+  replies_.reserve(cfg_.queue_depth);
+  sending_.reserve(cfg_.queue_depth);
+  gather_.reserve(2 * cfg_.queue_depth);
+}
+
+inline awaitable<bool> connection::read_exact(std::span<std::byte> buf, bool stoppable) {
+  std::error_code ec;
+  if (stoppable)
+    co_await ::asio::async_read(socket_, ::asio::buffer(buf.data(), buf.size()), transfer_everything,
+                                ::asio::bind_cancellation_slot(stop_.slot(), ::asio::redirect_error(::asio::use_awaitable, ec)));
+  else
+    co_await ::asio::async_read(socket_, ::asio::buffer(buf.data(), buf.size()), transfer_everything,
+                                ::asio::redirect_error(::asio::use_awaitable, ec));
+  co_return !ec;
+}
+
+inline awaitable<bool> connection::negotiate() {
+  const export_info& e = cfg_.exported;
+  handshake hs(e);
+  const auto hello = greeting();
+  co_await ::asio::async_write(socket_, ::asio::buffer(hello), ::asio::use_awaitable);
+  std::array<std::byte, 4> flags{};
+  if (!co_await read_exact(flags, true)) co_return false;
+  if (!hs.on_client_flags(load_be<std::uint32_t>(flags, 0))) {
+    log("%s: handshake refused: client flags 0x%x (not fixed newstyle)", peer_.c_str(), load_be<std::uint32_t>(flags, 0));
+    co_return false;
+  }
+  std::vector<std::byte> data, out;
+  for (;;) {
+    std::array<std::byte, option_header_size> h{};
+    if (!co_await read_exact(h, true)) co_return false;
+    const auto opt = parse_option_header(h);
+    if (!opt) {
+      log("%s: handshake: bad option magic, closing", peer_.c_str());
+      co_return false;
+    }
+    if (opt->length > max_option_length) {
+      log("%s: handshake: option %u claims %u bytes, closing", peer_.c_str(), opt->option, opt->length);
+      co_return false;
+    }
+    data.resize(opt->length);
+    if (!co_await read_exact(data, true)) co_return false;
+    out.clear();
+    const auto next = hs.on_option(opt->option, data, out);
+    if (!out.empty()) co_await ::asio::async_write(socket_, ::asio::buffer(out), ::asio::use_awaitable);
+    if (next == handshake::next::close) co_return false;
+    if (next == handshake::next::transmission) break;
+  }
+  structured_ = hs.structured_replies();
+  if (cfg_.verbose)
+    log("%s: export \"%s\" (%llu bytes), %s replies [thread %u]", peer_.c_str(), e.name.c_str(),
+        static_cast<unsigned long long>(e.size), structured_ ? "structured" : "simple", worker_.index());
+  co_return true;
+}
+
+inline awaitable<void> connection::run() {
+  auto self = shared_from_this();  // alive until the last reply has gone out
+  if (cfg_.verbose) log("%s: connected [thread %u]", peer_.c_str(), worker_.index());
+  if (co_await negotiate()) {
+    std::array<std::byte, request_size> h{};
+    while (!worker_.stopping() && !broken_ && co_await read_exact(h, true)) {
+      const auto req = parse_request(h);
+      if (!req) {
+        log("%s: bad request magic, closing", peer_.c_str());
+        break;
+      }
+      const verdict v = check_request(*req, cfg_.exported);
+      if (v.what == verdict::action::close) {
+        log("%s: request of %u bytes exceeds the %u-byte limit, closing", peer_.c_str(), req->length,
+            cfg_.exported.max_block);
+        break;
+      }
+      if (v.what == verdict::action::disconnect) break;
+      ++requests_;
+      const std::size_t bytes = req->type == cmd_read && v.what == verdict::action::serve ? req->length : v.payload;
+      while (in_flight_ == cfg_.queue_depth || (in_flight_ > 0 && bytes_in_flight_ + bytes > cfg_.bytes_per_connection))
+        co_await wait_for_slot();
+      slot& s = take_slot(bytes);
+      s.req = *req;
+      if (v.payload && !co_await read_exact(std::span(s.data).first(v.payload), false)) {
+        release(s);  // disconnected mid-write: nothing of it reaches the export
+        break;
+      }
+      if (v.what == verdict::action::reject) finish(s, v.error);
+      else ::asio::co_spawn(worker_.io(), serve(s), ::asio::detached);
+    }
+  }
+  while (in_flight_ > 0) co_await wait_for_slot();  // every request answered (or the peer is gone)
+  std::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  if (cfg_.verbose) log("%s: disconnected after %llu requests", peer_.c_str(), static_cast<unsigned long long>(requests_));
+}
+
+inline task<std::uint32_t> connection::execute(slot& s) {
+  const storage& st = *cfg_.store;
+  const request& r = s.req;
+  const bool fua = r.flags & cmd_flag_fua;
+  switch (r.type) {
+    case cmd_read: co_return co_await st.read(std::span(s.data).first(r.length), r.offset);
+    case cmd_write: co_return co_await st.write(std::span(s.data).first(r.length), r.offset, fua);
+    case cmd_flush: co_return co_await st.flush();
+    case cmd_trim: co_return co_await st.trim(r.offset, r.length, fua);
+    case cmd_write_zeroes: co_return co_await st.write_zeroes(r.offset, r.length, r.flags & cmd_flag_no_hole, fua);
+    default: co_return err_inval;  // check_request let nothing else through
+  }
+}
+
+inline awaitable<void> connection::serve(slot& s) {
+  auto self = shared_from_this();
+  std::uint32_t error = err_io;
+  try {
+    error = co_await uringcmd::asio::async_run(worker_.driver(), execute(s), ::asio::use_awaitable);
+  } catch (const std::exception& e) {
+    log("%s: request failed: %s", peer_.c_str(), e.what());
+  }
+  finish(s, error);
+}
+
+inline void connection::finish(slot& s, std::uint32_t error) {
+  s.error = error;
+  s.header_len = encode_reply(s.header, s.req, error, structured_);
+  replies_.push_back(&s);
+  if (!writing_) {
+    writing_ = true;
+    ::asio::co_spawn(worker_.io(), write_replies(), ::asio::detached);
+  }
+}
+
+inline awaitable<void> connection::write_replies() {
+  auto self = shared_from_this();
+  while (!replies_.empty()) {
+    std::swap(sending_, replies_);
+    gather_.clear();
+    for (slot* s : sending_) {
+      gather_.emplace_back(s->header.data(), s->header_len);
+      if (s->req.type == cmd_read && s->error == err_none && s->req.length)
+        gather_.emplace_back(s->data.data(), s->req.length);
+    }
+    if (!broken_) {
+      std::error_code ec;
+      co_await ::asio::async_write(socket_, gather_, transfer_everything,
+                                   ::asio::redirect_error(::asio::use_awaitable, ec));
+      if (ec) broken_ = true;  // the reader sees the socket fail too; the rest is released unsent
+    }
+    for (slot* s : sending_) release(*s);
+    sending_.clear();
+  }
+  writing_ = false;
+}
+
+inline awaitable<void> connection::wait_for_slot() {
+  slot_freed_.expires_at(::asio::steady_timer::time_point::max());
+  std::error_code ec;
+  co_await slot_freed_.async_wait(::asio::redirect_error(::asio::use_awaitable, ec));
+}
+
+inline connection::slot& connection::take_slot(std::size_t bytes) {
+  slot* s = free_.back();
+  free_.pop_back();
+  if (s->data.size() < bytes) s->data.resize(bytes);
+  s->bytes = bytes;
+  ++in_flight_;
+  bytes_in_flight_ += bytes;
+  return *s;
+}
+
+inline void connection::release(slot& s) {
+  bytes_in_flight_ -= s.bytes;
+  // Buffers that grew for one huge request go back to the allocator, so an idle connection does
+  // not pin queue_depth x 32 MiB.
+  if (s.data.size() > 4 * 1024 * 1024) std::vector<std::byte>().swap(s.data);
+  free_.push_back(&s);
+  --in_flight_;
+  slot_freed_.cancel();
+}
+
+}  // namespace uringcmd::nbd
