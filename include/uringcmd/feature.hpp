@@ -121,6 +121,16 @@ inline std::string feature_message(feature f) {
   return std::string(i.name) + ": needs Linux " + std::string(i.since) + "; this kernel is " + detail::kernel_release();
 }
 
+/// Why the probe found `f` absent: feature_message() on a kernel older than the feature; on a newer
+/// one, a build that left it out (Debian's 6.1 has no ublk_drv): "ublk (...): not in this kernel's
+/// build (Linux 6.0+ has it); this kernel is 6.1.0-37-amd64".
+inline std::string absent_feature_message(feature f) {
+  if (kernel_predates(f)) return feature_message(f);
+  const feature_info& i = info_of(f);
+  return std::string(i.name) + ": not in this kernel's build (Linux " + std::string(i.since) + "+ has it); this kernel is " +
+         detail::kernel_release();
+}
+
 namespace detail {
 class feature_category_impl final : public std::error_category {
  public:

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -48,6 +49,13 @@ struct runtime_options {
   std::size_t cores = 0;
   ring_options ring;  ///< every core's ring
   bool pin = true;    ///< pin each core's thread to its CPU; a failure is an error
+  /// Runs on each core's thread once every core is set up, before the core's own loop: for an
+  /// event loop that drives the executor itself (an asio::io_context through
+  /// uringcmd::asio::ring_driver, which must then be built here, on the ring's thread). The core
+  /// takes hand-offs only while it turns the executor, and its own loop takes over when this
+  /// returns: return once the loop's work is done, or stop() waits for it. An exception escaping
+  /// it is reported like a spawned task's (wait()). Stats are published by the core's loop only.
+  std::function<void(std::size_t core, executor& ex)> loop;
 };
 
 /// One core's counters, as of its last loop turn.
@@ -76,7 +84,7 @@ class runtime {
         c.tasks = &tasks_;
         c.index = launched;
         c.cpu = cpus[launched];
-        c.thread = std::thread([this, &c, ring = opts.ring] { core_main(c, ring); });
+        c.thread = std::thread([this, &c, ring = opts.ring, loop = opts.loop] { core_main(c, ring, loop); });
       }
     } catch (...) {
       error = std::current_exception();
@@ -85,6 +93,11 @@ class runtime {
     setup_cv_.wait(lock, [&] { return setup_done_ == launched; });
     lock.unlock();
     for (std::size_t i = 0; i < launched && !error; ++i) error = cores_[i].setup_error;
+    {
+      std::lock_guard launch(setup_mutex_);
+      launch_ = error ? -1 : 1;
+    }
+    setup_cv_.notify_all();  // the cores' `loop`s start (or not) only now
     if (error) {
       stop();
       std::rethrow_exception(error);
@@ -198,7 +211,8 @@ class runtime {
     return system_error(make_error_code(errc::executor_stopping), what);
   }
 
-  void core_main(detail::runtime_core& c, const ring_options& ring) {
+  void core_main(detail::runtime_core& c, const ring_options& ring,
+                 const std::function<void(std::size_t, executor&)>& loop) {
     detail::current_core = &c;
     c.stop_node.flag = &c.stop_requested;
     c.drain_marker.flag = &c.drained;
@@ -221,6 +235,17 @@ class runtime {
     }
     setup_cv_.notify_all();
     if (!c.setup_error) {
+      if (loop) {
+        std::unique_lock lock(setup_mutex_);
+        setup_cv_.wait(lock, [&] { return launch_ != 0; });
+        const bool go = launch_ > 0;
+        lock.unlock();
+        try {
+          if (go) loop(c.index, *ex);
+        } catch (...) {
+          tasks_.failed(std::current_exception());
+        }
+      }
       while (!c.stop_requested) turn(c, *ex);
       c.close_gate();
       ex->schedule_remote(c.drain_marker);  // FIFO: behind every hand-off that got through the gate
@@ -249,6 +274,7 @@ class runtime {
   std::mutex setup_mutex_;
   std::condition_variable setup_cv_;
   std::size_t setup_done_ = 0;
+  int launch_ = 0;  ///< for `loop`: 0 until every core is set up, then 1 (run it) or -1 (a core failed)
   std::mutex stop_mutex_;
 };
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // uringcmd-nbd: an NBD server. Network through Asio, storage through uringcmd (io_uring reads and
-// writes on a file or block device), one io_context + executor per thread. See docs/nbd.md.
+// writes on a file or block device; NVMe or SCSI passthrough), one io_context + executor per
+// thread. See docs/nbd.md.
+#include <sched.h>
 #include <sys/resource.h>
 
 #include <csignal>
@@ -14,24 +16,38 @@
 
 #include <asio/signal_set.hpp>
 
+#include <uringcmd/runtime.hpp>
+
 #include "nbd/server.hpp"
+#include "nbd/storage_file.hpp"
+#include "nbd/storage_nvme.hpp"
+#include "nbd/storage_scsi.hpp"
 
 namespace {
 
 constexpr const char* usage = R"(usage: uringcmd-nbd [options] FILE
+       uringcmd-nbd [options] --nvme /dev/ngXnY
+       uringcmd-nbd [options] --scsi /dev/sgN|/dev/bsg/H:C:T:L
 
-Exports FILE (a regular file or a block device) over the NBD protocol (fixed newstyle handshake,
-NBD_OPT_GO/INFO/LIST/EXPORT_NAME, structured replies, READ/WRITE/FLUSH/TRIM/WRITE_ZEROES with FUA,
-multiple connections). Network I/O runs on Asio, storage I/O on io_uring through uringcmd.
+Exports FILE (a regular file or a block device), an NVMe namespace or a SCSI logical unit over
+the NBD protocol (fixed newstyle handshake, NBD_OPT_GO/INFO/LIST/EXPORT_NAME, structured replies,
+READ/WRITE/FLUSH/TRIM/WRITE_ZEROES with FUA, multiple connections). Network I/O runs on Asio,
+storage I/O on io_uring through uringcmd: reads and writes on FILE, NVMe passthrough commands on
+the namespace's generic node, SCSI commands over BSG io_uring (Linux 7.1+) or sg on the LU.
+Passthrough exports are block-granular: NBD_INFO_BLOCK_SIZE names the LBA size and a request
+not aligned to it is answered EINVAL. TRIM is offered only where the device can deallocate.
 
 options:
+      --nvme NODE          export the NVMe namespace NODE (/dev/ngXnY or /dev/nvmeXnY)
+      --scsi NODE          export the SCSI LU NODE (/dev/sgN, /dev/bsg/H:C:T:L or /dev/sdX)
   -b, --bind ADDR          listen address (default 127.0.0.1; 0.0.0.0 or :: for every interface)
   -p, --port PORT          TCP port (default 10809, NBD's; 0 picks a free one, printed at start)
   -n, --name NAME          export name (default "default"; the empty name also reaches it)
   -r, --read-only          refuse writes, trims and zeroing (EPERM)
   -s, --size BYTES         export at most BYTES (K/M/G suffixes); a writable regular file shorter
                            than that is extended to it
-  -t, --threads N          worker threads, each with its own io_context and io_uring (default: cores)
+  -t, --threads N          worker threads (runtime cores, pinned to a CPU each when there are
+                           enough), each with its own io_context and io_uring (default: CPUs)
       --max-connections N  close connections past N (default 1024)
       --queue-depth N      requests in flight per connection (default 32)
   -v, --verbose            log every connection
@@ -75,11 +91,20 @@ unsigned parse_count(std::string_view s, const char* what) {
   return static_cast<unsigned>(v);
 }
 
+/// CPUs this process may run on: a core per CPU can be pinned, more cannot.
+unsigned cpus_allowed() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return static_cast<unsigned>(CPU_COUNT(&set));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace uringcmd::nbd;
   std::string bind_address = "127.0.0.1", path;
+  enum class kind { file, nvme, scsi } backend = kind::file;
   unsigned short port = 10809;
   unsigned threads = std::max(1U, std::thread::hardware_concurrency());
   std::uint64_t size_limit = 0;
@@ -113,6 +138,10 @@ int main(int argc, char** argv) {
       cfg.max_connections = parse_count(value(), "--max-connections");
     } else if (a == "--queue-depth") {
       cfg.queue_depth = parse_count(value(), "--queue-depth");
+    } else if (a == "--nvme" || a == "--scsi") {
+      if (!path.empty()) usage_error("one FILE or device only");
+      backend = a == "--nvme" ? kind::nvme : kind::scsi;
+      path = value();
     } else if (a == "-v" || a == "--verbose") {
       cfg.verbose = true;
     } else if (!a.empty() && a[0] == '-') {
@@ -131,10 +160,19 @@ int main(int argc, char** argv) {
     ::setrlimit(RLIMIT_NOFILE, &fds);
   }
   try {
-    storage store(path, cfg.exported.read_only, size_limit);
+    std::unique_ptr<storage> opened;
+    switch (backend) {
+      case kind::file: opened = std::make_unique<file_storage>(path, cfg.exported.read_only, size_limit); break;
+      case kind::nvme: opened = std::make_unique<nvme_storage>(path, cfg.exported.read_only, size_limit); break;
+      case kind::scsi: opened = std::make_unique<scsi_storage>(path, cfg.exported.read_only, size_limit); break;
+    }
+    storage& store = *opened;
     cfg.store = &store;
     cfg.exported.size = store.size();
-    cfg.exported.description = path;
+    cfg.exported.description = store.description();
+    cfg.exported.min_block = store.block_size();
+    cfg.exported.preferred_block = std::max<std::uint32_t>(store.block_size(), 4096);
+    cfg.exported.can_trim = store.can_trim();
 
     // Every worker is built and listening before any runs: the first picks the port when asked
     // for port 0, the others share it through SO_REUSEPORT.
@@ -152,20 +190,21 @@ int main(int argc, char** argv) {
       log("%s: finishing the requests in flight, then exiting", signo == SIGTERM ? "SIGTERM" : "SIGINT");
       for (auto& w : workers) w->stop();
     });
-    log("exporting %s (%llu bytes, %s) as \"%s\" on %s port %u, %u thread(s)", path.c_str(),
+    log("exporting %s (%llu bytes, %s) as \"%s\" on %s port %u, %u thread(s)", store.description().c_str(),
         static_cast<unsigned long long>(store.size()), cfg.exported.read_only ? "read-only" : "read-write",
         cfg.exported.name.c_str(), at.address().to_string().c_str(), at.port(), threads);
-    // The executors' rings belong to the threads that run them: each worker runs on its own
-    // thread (worker 0 on this one, with the signal handler).
-    // A worker is also destroyed there, so that its executor shuts down on its ring's thread.
-    std::vector<std::thread> others;
-    for (unsigned i = 1; i < threads; ++i)
-      others.emplace_back([&w = workers[i]] {
-        w->run();
-        w.reset();
-      });
-    workers[0]->run();
-    for (auto& t : others) t.join();
+    // Thread per core: each worker runs on a runtime core (pinned to its CPU when there are
+    // enough), whose executor is built on that thread with the rings the storage needs
+    // (SQE128/CQE32 for passthrough) and driven by the worker's io_context.
+    uringcmd::runtime_options ro;
+    ro.cores = threads;
+    ro.ring = store.ring();
+    ro.pin = threads <= cpus_allowed();
+    ro.loop = [&workers](std::size_t core, uringcmd::executor& ex) { workers[core]->run(ex); };
+    uringcmd::runtime rt(ro);
+    // The cores serve until the signal handler's stop() has finished their connections; stop()
+    // here waits for that, then shuts the executors down on their threads.
+    rt.stop();
     log("stopped");
   } catch (const std::exception& e) {
     log("error: %s", e.what());

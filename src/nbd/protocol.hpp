@@ -138,14 +138,18 @@ struct export_info {
   std::string description;
   std::uint64_t size = 0;
   bool read_only = false;
+  /// The storage's block size: requests must be aligned to it (NBD_INFO_BLOCK_SIZE says so, and
+  /// check_request refuses the rest with EINVAL rather than touching a neighbour's bytes).
   std::uint32_t min_block = 1;
   std::uint32_t preferred_block = 4096;
   std::uint32_t max_block = 32 * 1024 * 1024;  ///< the largest request payload accepted
+  bool can_trim = true;  ///< the storage can deallocate (else TRIM is not offered)
 
   std::uint16_t transmission_flags() const noexcept {
     std::uint16_t f = tflag_has_flags | tflag_send_flush | tflag_send_fua | tflag_can_multi_conn;
-    if (read_only) f |= tflag_read_only;
-    else f |= tflag_send_trim | tflag_send_write_zeroes;
+    if (read_only) return f | tflag_read_only;
+    f |= tflag_send_write_zeroes;
+    if (can_trim) f |= tflag_send_trim;
     return f;
   }
   bool matches(std::string_view requested) const noexcept { return requested.empty() || requested == name; }
@@ -333,7 +337,9 @@ struct verdict {
 
 /// Checks a request against the export: the export is never touched outside [0, size), a read-only
 /// export is never written, a payload larger than max_block closes the connection (reading it
-/// would let one client make us buffer gigabytes).
+/// would let one client make us buffer gigabytes), a request not aligned to min_block is refused
+/// (EINVAL; no read-modify-write: a partial block would race with a concurrent write of the
+/// rest of it), and so is a TRIM the storage cannot do (it was never offered).
 inline verdict check_request(const request& r, const export_info& e) noexcept {
   using a = verdict::action;
   const std::uint32_t payload = r.type == cmd_write ? r.length : 0;
@@ -341,15 +347,18 @@ inline verdict check_request(const request& r, const export_info& e) noexcept {
   auto reject = [&](std::uint32_t err) { return verdict{a::reject, err, payload}; };
   if (r.flags & ~known_cmd_flags) return reject(err_inval);
   const bool in_range = r.offset <= e.size && r.length <= e.size - r.offset;
+  const bool aligned = e.min_block <= 1 || (r.offset % e.min_block == 0 && r.length % e.min_block == 0);
   switch (r.type) {
     case cmd_read:
       if (r.length > e.max_block) return reject(err_overflow);
-      return in_range ? verdict{a::serve, err_none, 0} : reject(err_inval);
+      if (!in_range || !aligned) return reject(err_inval);
+      return {a::serve, err_none, 0};
     case cmd_write:
     case cmd_trim:
     case cmd_write_zeroes:
       if (e.read_only) return reject(err_perm);
       if (!in_range) return reject(r.type == cmd_write ? err_nospc : err_inval);
+      if (!aligned || (r.type == cmd_trim && !e.can_trim)) return reject(err_inval);
       return {a::serve, err_none, payload};
     case cmd_flush:
       return {a::serve, err_none, 0};

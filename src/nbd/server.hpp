@@ -1,22 +1,25 @@
 // SPDX-License-Identifier: MIT
-// The NBD server's threads and connections. Each worker thread runs one asio::io_context with one
-// uringcmd executor driven by it (ring_driver) and its own listening socket on the shared port
-// (SO_REUSEPORT: the kernel spreads connections over the threads). A connection is one Asio
-// coroutine reading requests; each request runs as a uringcmd task on the executor (storage I/O
-// through io_uring) and its reply joins a queue that one writer coroutine sends in batches.
+// The NBD server's workers and connections. A worker is one core of a uringcmd::runtime (main.cpp):
+// its thread runs one asio::io_context that drives the core's executor (ring_driver), with its
+// own listening socket on the shared port (SO_REUSEPORT: the kernel spreads connections over the
+// cores). A connection is two Asio coroutines: a reader that parses requests out of a receive
+// buffer (one recvmsg brings many pipelined headers), and a writer that sends every reply queued
+// since its last send in one gathered sendmsg (headers and read payloads). Between them each
+// request is one uringcmd task started straight on the worker's executor: it awaits the storage
+// op and queues its reply, with no Asio coroutine frame, async_run spawn or posted completion per
+// request (docs/nbd.md).
 #pragma once
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdarg>
-#include <cstdio>
-#include <ctime>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +28,6 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/read.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -34,6 +36,7 @@
 #include <uringcmd/asio/bridge.hpp>
 #include <uringcmd/executor.hpp>
 
+#include "nbd/log.hpp"
 #include "nbd/protocol.hpp"
 #include "nbd/storage.hpp"
 
@@ -42,27 +45,15 @@ namespace uringcmd::nbd {
 using ::asio::awaitable;
 using ::asio::ip::tcp;
 
-/// "2026-11-30 18:01:02 uringcmd-nbd: ..." on stderr (one fprintf per line: threads do not interleave).
-inline void log(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-inline void log(const char* fmt, ...) {
-  char when[32];
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::localtime_r(&now, &tm);
-  std::strftime(when, sizeof when, "%F %T", &tm);
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  std::fprintf(stderr, "%s uringcmd-nbd: %s\n", when, msg);
-}
-
 /// asio::transfer_all, without its 64 KiB cap per system call: a 1 MiB reply or payload moves
 /// in as few sendmsg/recvmsg calls as the socket allows, not in 16 trips through the io_context.
 inline std::size_t transfer_everything(const std::error_code& ec, std::size_t) noexcept {
   return ec ? 0 : std::size_t{1} << 30;
 }
+
+// What one recvmsg may bring: hundreds of pipelined request headers, or a small write with its
+// payload (larger payloads go straight to their slot). Per connection, idle ones included.
+inline constexpr std::size_t receive_buffer = 16 * 1024;
 
 struct server_config {
   export_info exported;
@@ -101,8 +92,8 @@ class connection : public std::enable_shared_from_this<connection> {
 
   awaitable<bool> negotiate();
   awaitable<bool> read_exact(std::span<std::byte> buf, bool stoppable);
-  awaitable<void> serve(slot& s);
-  task<std::uint32_t> execute(slot& s);
+  awaitable<std::size_t> receive(std::span<std::byte> buf, bool stoppable);
+  task<void> serve(slot& s);
   void finish(slot& s, std::uint32_t error);
   awaitable<void> write_replies();
   awaitable<void> wait_for_slot();
@@ -116,13 +107,17 @@ class connection : public std::enable_shared_from_this<connection> {
   bool structured_ = false;
   ::asio::cancellation_signal stop_;
   ::asio::steady_timer slot_freed_;
+  ::asio::steady_timer reply_queued_;  ///< wakes the writer while it idles
+  std::vector<std::byte> inbuf_;       ///< received bytes not parsed yet: [in_begin_, in_end_)
+  std::size_t in_begin_ = 0, in_end_ = 0;
   std::vector<std::unique_ptr<slot>> slots_;
   std::vector<slot*> free_;
   std::vector<slot*> replies_, sending_;
   std::vector<::asio::const_buffer> gather_;
   unsigned in_flight_ = 0;
   std::size_t bytes_in_flight_ = 0;
-  bool writing_ = false;
+  bool writer_idle_ = false;
+  bool closing_ = false;  ///< every reply is out: the writer ends
   bool broken_ = false;
   std::uint64_t requests_ = 0;
 };
@@ -130,7 +125,7 @@ class connection : public std::enable_shared_from_this<connection> {
 class worker {
  public:
   worker(const server_config& cfg, unsigned index, std::atomic<unsigned>& connections)
-      : cfg_(cfg), index_(index), connections_(connections), driver_(io_, ex_), acceptor_(io_) {}
+      : cfg_(cfg), index_(index), connections_(connections), acceptor_(io_) {}
 
   /// Listens on `at` (port 0: any; the chosen port is then endpoint().port()).
   void listen(const tcp::endpoint& at) {
@@ -144,9 +139,13 @@ class worker {
   }
   tcp::endpoint endpoint() const { return acceptor_.local_endpoint(); }
 
-  void run() {
+  /// Serves until stop() has finished every connection, driving `ex` (this thread's executor,
+  /// whose ring it owns) from the io_context.
+  void run(executor& ex) {
+    driver_.emplace(io_, ex);
     ::asio::co_spawn(io_, accept_loop(), ::asio::detached);
     io_.run();
+    driver_.reset();
   }
   /// From any thread: stop accepting, finish every connection's in-flight requests, then return from run().
   void stop() {
@@ -170,7 +169,7 @@ class worker {
   static constexpr std::chrono::seconds shutdown_grace{10};
 
   ::asio::io_context& io() noexcept { return io_; }
-  uringcmd::asio::ring_driver& driver() noexcept { return driver_; }
+  uringcmd::asio::ring_driver& driver() noexcept { return *driver_; }
   const server_config& config() const noexcept { return cfg_; }
   bool stopping() const noexcept { return stopping_; }
   unsigned index() const noexcept { return index_; }
@@ -219,8 +218,7 @@ class worker {
   unsigned index_;
   std::atomic<unsigned>& connections_;
   ::asio::io_context io_{1};
-  executor ex_;
-  uringcmd::asio::ring_driver driver_;
+  std::optional<uringcmd::asio::ring_driver> driver_;  ///< while run() runs
   tcp::acceptor acceptor_;
   std::list<std::shared_ptr<connection>> live_;
   ::asio::steady_timer grace_{io_};
@@ -230,7 +228,13 @@ class worker {
 // ---- connection ----
 
 inline connection::connection(worker& w, tcp::socket s, std::string peer)
-    : worker_(w), cfg_(w.config()), socket_(std::move(s)), peer_(std::move(peer)), slot_freed_(w.io()) {
+    : worker_(w),
+      cfg_(w.config()),
+      socket_(std::move(s)),
+      peer_(std::move(peer)),
+      slot_freed_(w.io()),
+      reply_queued_(w.io()),
+      inbuf_(receive_buffer) {
   slots_.reserve(cfg_.queue_depth);
   for (unsigned i = 0; i < cfg_.queue_depth; ++i) free_.push_back(slots_.emplace_back(std::make_unique<slot>()).get());
   replies_.reserve(cfg_.queue_depth);
@@ -238,15 +242,42 @@ inline connection::connection(worker& w, tcp::socket s, std::string peer)
   gather_.reserve(2 * cfg_.queue_depth);
 }
 
+/// Fills `buf` from the receive buffer, refilling it as needed; a large remainder (a write's
+/// payload) is received straight into `buf`, not copied through the buffer.
 inline awaitable<bool> connection::read_exact(std::span<std::byte> buf, bool stoppable) {
+  std::size_t done = std::min(buf.size(), in_end_ - in_begin_);
+  std::copy_n(inbuf_.begin() + static_cast<std::ptrdiff_t>(in_begin_), done, buf.begin());
+  in_begin_ += done;
+  while (done < buf.size()) {
+    if (buf.size() - done >= inbuf_.size() / 2) {
+      const std::size_t n = co_await receive(buf.subspan(done), stoppable);
+      if (n == 0) co_return false;
+      done += n;
+      continue;
+    }
+    in_begin_ = 0;
+    in_end_ = co_await receive(inbuf_, stoppable);
+    if (in_end_ == 0) co_return false;
+    const std::size_t n = std::min(buf.size() - done, in_end_);
+    std::copy_n(inbuf_.begin(), n, buf.begin() + static_cast<std::ptrdiff_t>(done));
+    in_begin_ = n;
+    done += n;
+  }
+  co_return true;
+}
+
+/// One read of what the socket has (at least a byte); 0 for an error, the peer's close or a stop.
+inline awaitable<std::size_t> connection::receive(std::span<std::byte> buf, bool stoppable) {
   std::error_code ec;
+  std::size_t n = 0;
   if (stoppable)
-    co_await ::asio::async_read(socket_, ::asio::buffer(buf.data(), buf.size()), transfer_everything,
-                                ::asio::bind_cancellation_slot(stop_.slot(), ::asio::redirect_error(::asio::use_awaitable, ec)));
+    n = co_await socket_.async_read_some(
+        ::asio::buffer(buf.data(), buf.size()),
+        ::asio::bind_cancellation_slot(stop_.slot(), ::asio::redirect_error(::asio::use_awaitable, ec)));
   else
-    co_await ::asio::async_read(socket_, ::asio::buffer(buf.data(), buf.size()), transfer_everything,
-                                ::asio::redirect_error(::asio::use_awaitable, ec));
-  co_return !ec;
+    n = co_await socket_.async_read_some(::asio::buffer(buf.data(), buf.size()),
+                                         ::asio::redirect_error(::asio::use_awaitable, ec));
+  co_return ec ? 0 : n;
 }
 
 inline awaitable<bool> connection::negotiate() {
@@ -292,6 +323,7 @@ inline awaitable<void> connection::run() {
   auto self = shared_from_this();  // alive until the last reply has gone out
   if (cfg_.verbose) log("%s: connected [thread %u]", peer_.c_str(), worker_.index());
   if (co_await negotiate()) {
+    ::asio::co_spawn(worker_.io(), write_replies(), ::asio::detached);
     std::array<std::byte, request_size> h{};
     while (!worker_.stopping() && !broken_ && co_await read_exact(h, true)) {
       const auto req = parse_request(h);
@@ -317,37 +349,37 @@ inline awaitable<void> connection::run() {
         break;
       }
       if (v.what == verdict::action::reject) finish(s, v.error);
-      else ::asio::co_spawn(worker_.io(), serve(s), ::asio::detached);
+      else worker_.driver().spawn(serve(s));
     }
   }
   while (in_flight_ > 0) co_await wait_for_slot();  // every request answered (or the peer is gone)
+  closing_ = true;
+  if (writer_idle_) reply_queued_.cancel();
   std::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
   if (cfg_.verbose) log("%s: disconnected after %llu requests", peer_.c_str(), static_cast<unsigned long long>(requests_));
 }
 
-inline task<std::uint32_t> connection::execute(slot& s) {
-  const storage& st = *cfg_.store;
+// One request, on the executor. The connection outlives it: run() holds the connection until every
+// slot is released, and a slot is released only after this task has queued its reply.
+inline task<void> connection::serve(slot& s) {
+  storage& st = *cfg_.store;
   const request& r = s.req;
   const bool fua = r.flags & cmd_flag_fua;
-  switch (r.type) {
-    case cmd_read: co_return co_await st.read(std::span(s.data).first(r.length), r.offset);
-    case cmd_write: co_return co_await st.write(std::span(s.data).first(r.length), r.offset, fua);
-    case cmd_flush: co_return co_await st.flush();
-    case cmd_trim: co_return co_await st.trim(r.offset, r.length, fua);
-    case cmd_write_zeroes: co_return co_await st.write_zeroes(r.offset, r.length, r.flags & cmd_flag_no_hole, fua);
-    default: co_return err_inval;  // check_request let nothing else through
-  }
-}
-
-inline awaitable<void> connection::serve(slot& s) {
-  auto self = shared_from_this();
-  std::uint32_t error = err_io;
+  std::uint32_t error = err_inval;  // check_request let nothing else through
   try {
-    error = co_await uringcmd::asio::async_run(worker_.driver(), execute(s), ::asio::use_awaitable);
+    switch (r.type) {
+      case cmd_read: error = co_await st.read(std::span(s.data).first(r.length), r.offset); break;
+      case cmd_write: error = co_await st.write(std::span(s.data).first(r.length), r.offset, fua); break;
+      case cmd_flush: error = co_await st.flush(); break;
+      case cmd_trim: error = co_await st.trim(r.offset, r.length, fua); break;
+      case cmd_write_zeroes: error = co_await st.write_zeroes(r.offset, r.length, r.flags & cmd_flag_no_hole, fua); break;
+      default: break;
+    }
   } catch (const std::exception& e) {
     log("%s: request failed: %s", peer_.c_str(), e.what());
+    error = err_io;
   }
   finish(s, error);
 }
@@ -356,15 +388,23 @@ inline void connection::finish(slot& s, std::uint32_t error) {
   s.error = error;
   s.header_len = encode_reply(s.header, s.req, error, structured_);
   replies_.push_back(&s);
-  if (!writing_) {
-    writing_ = true;
-    ::asio::co_spawn(worker_.io(), write_replies(), ::asio::detached);
-  }
+  // The writer resumes through the io_context, after this executor pass: the replies of every
+  // request that finishes in it go out in one send.
+  if (writer_idle_) reply_queued_.cancel();
 }
 
 inline awaitable<void> connection::write_replies() {
   auto self = shared_from_this();
-  while (!replies_.empty()) {
+  for (;;) {
+    if (replies_.empty()) {
+      if (closing_) break;
+      writer_idle_ = true;
+      reply_queued_.expires_at(::asio::steady_timer::time_point::max());
+      std::error_code ec;
+      co_await reply_queued_.async_wait(::asio::redirect_error(::asio::use_awaitable, ec));
+      writer_idle_ = false;
+      continue;
+    }
     std::swap(sending_, replies_);
     gather_.clear();
     for (slot* s : sending_) {
@@ -381,7 +421,6 @@ inline awaitable<void> connection::write_replies() {
     for (slot* s : sending_) release(*s);
     sending_.clear();
   }
-  writing_ = false;
 }
 
 inline awaitable<void> connection::wait_for_slot() {

@@ -1,131 +1,91 @@
 // SPDX-License-Identifier: MIT
-// The export's storage: a file or block device, read and written through uringcmd's io_uring ops.
-// Each NBD command is one uringcmd task that returns the NBD error to reply with (0: success).
+// What the NBD server calls to reach the export: one small interface, one backend per header
+// (storage_file.hpp: a file or block device through io_uring reads and writes; storage_nvme.hpp:
+// an NVMe namespace through passthrough; storage_scsi.hpp: a SCSI LU through scsi::device).
+// Every operation is a uringcmd task that answers the NBD error to reply with (0: success); the
+// offsets and lengths it gets are inside the export and aligned to block_size() (check_request).
+// A backend is opened once and shared by every worker thread: each call runs on the caller's
+// executor, whose ring must have been built with ring() (SQE128/CQE32 for passthrough).
 #pragma once
 
-#include <fcntl.h>
-#include <linux/falloc.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <system_error>
 
-#include <uringcmd/io_op.hpp>
-#include <uringcmd/ops.hpp>
+#include <uringcmd/ring_options.hpp>
 #include <uringcmd/task.hpp>
 
+#include "nbd/log.hpp"
 #include "nbd/protocol.hpp"
 
 namespace uringcmd::nbd {
 
+/// An error as the NBD error a client understands: an errno as itself, a device status (the
+/// "nvme" and "scsi" categories) as the errno the kernel's block layer would report for it
+/// (their error conditions: Capacity Exceeded -> ENOSPC, a medium error -> EIO...).
 inline std::uint32_t nbd_error_of(const std::error_code& ec) noexcept {
-  return ec.category() == std::system_category() ? nbd_error_of(ec.value()) : err_io;
+  if (ec.category() == std::system_category()) return nbd_error_of(ec.value());
+  const std::error_condition c = ec.default_error_condition();
+  return c.category() == std::generic_category() ? nbd_error_of(c.value()) : err_io;
 }
 
 class storage {
  public:
-  /// Opens `path` (read-only for a read-only export). A regular file shorter than `size_limit`
-  /// (when non-zero) is extended to it; the export is min(device size, size_limit). Throws
-  /// std::system_error naming the path.
-  storage(const std::string& path, bool read_only, std::uint64_t size_limit) {
-    fd_ = ::open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-    if (fd_ < 0) throw std::system_error(errno, std::system_category(), "open " + path);
-    struct stat st{};
-    if (::fstat(fd_, &st) < 0) throw std::system_error(errno, std::system_category(), "fstat " + path);
-    if (S_ISBLK(st.st_mode)) {
-      if (::ioctl(fd_, BLKGETSIZE64, &size_) < 0)
-        throw std::system_error(errno, std::system_category(), "BLKGETSIZE64 " + path);
-      block_device_ = true;
-    } else if (S_ISREG(st.st_mode)) {
-      size_ = static_cast<std::uint64_t>(st.st_size);
-      if (size_limit > size_ && !read_only) {
-        if (::ftruncate(fd_, static_cast<off_t>(size_limit)) < 0)
-          throw std::system_error(errno, std::system_category(), "extend " + path);
-        size_ = size_limit;
-      }
-    } else {
-      throw std::system_error(EINVAL, std::system_category(), path + " is neither a regular file nor a block device");
-    }
-    if (size_limit && size_limit < size_) size_ = size_limit;
-  }
+  storage() = default;
   storage(const storage&) = delete;
   storage& operator=(const storage&) = delete;
-  ~storage() { ::close(fd_); }
+  virtual ~storage() = default;
 
   std::uint64_t size() const noexcept { return size_; }
-  bool block_device() const noexcept { return block_device_; }
+  /// Requests are aligned to it (NBD_INFO_BLOCK_SIZE's minimum): 1 for files, the LBA size else.
+  std::uint32_t block_size() const noexcept { return block_size_; }
+  /// TRIM deallocates; false: TRIM is not offered (the device cannot, or does not say it can).
+  bool can_trim() const noexcept { return can_trim_; }
+  /// What every worker's ring needs for these calls.
+  const ring_options& ring() const noexcept { return ring_; }
+  /// For the log and NBD_INFO_DESCRIPTION: what the export is and how it is reached.
+  const std::string& description() const noexcept { return description_; }
 
-  /// Fills `buf` from `offset`; a file that shrank under us reads as zeroes past its end.
-  task<std::uint32_t> read(std::span<std::byte> buf, std::uint64_t offset) const {
-    std::size_t done = 0;
-    while (done < buf.size()) {
-      auto r = co_await uringcmd::read(fd_, buf.subspan(done), offset + done);
-      if (!r) co_return nbd_error_of(r.error());
-      if (*r == 0) {
-        std::fill(buf.begin() + static_cast<std::ptrdiff_t>(done), buf.end(), std::byte{0});
-        break;
-      }
-      done += *r;
-    }
-    co_return err_none;
-  }
+  virtual task<std::uint32_t> read(std::span<std::byte> buf, std::uint64_t offset) = 0;
+  virtual task<std::uint32_t> write(std::span<const std::byte> buf, std::uint64_t offset, bool fua) = 0;
+  virtual task<std::uint32_t> flush() = 0;
+  virtual task<std::uint32_t> trim(std::uint64_t offset, std::uint32_t length, bool fua) = 0;
+  /// WRITE_ZEROES: deallocated zeroes where the backend can (and `no_hole` is false), else
+  /// written ones.
+  virtual task<std::uint32_t> write_zeroes(std::uint64_t offset, std::uint32_t length, bool no_hole, bool fua) = 0;
 
-  task<std::uint32_t> write(std::span<const std::byte> buf, std::uint64_t offset, bool fua) const {
-    std::size_t done = 0;
-    while (done < buf.size()) {
-      auto r = co_await uringcmd::write(fd_, buf.subspan(done), offset + done);
-      if (!r) co_return nbd_error_of(r.error());
-      if (*r == 0) co_return err_io;
-      done += *r;
-    }
-    if (fua) co_return co_await flush();
-    co_return err_none;
-  }
-
-  task<std::uint32_t> flush() const {
-    auto r = co_await uringcmd::fsync(fd_, true);
-    co_return r ? err_none : nbd_error_of(r.error());
-  }
-
-  /// TRIM: a hole (the range reads as zeroes afterwards on files; a discard on block devices).
-  task<std::uint32_t> trim(std::uint64_t offset, std::uint32_t length, bool fua) const {
-    auto r = co_await fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
-    // TRIM is advisory: a filesystem that cannot punch holes leaves the data, which is allowed.
-    if (!r && r.error() != std::error_code(EOPNOTSUPP, std::system_category())) co_return nbd_error_of(r.error());
-    if (fua) co_return co_await flush();
-    co_return err_none;
-  }
-
-  /// WRITE_ZEROES: a punched hole unless NO_HOLE asks for allocated zeroes; written zeroes where
-  /// the filesystem or device can do neither.
-  task<std::uint32_t> write_zeroes(std::uint64_t offset, std::uint32_t length, bool no_hole, bool fua) const {
-    const int mode = (no_hole ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE) | FALLOC_FL_KEEP_SIZE;
-    auto r = co_await fallocate(fd_, mode, offset, length);
-    if (!r) {
-      if (r.error() != std::error_code(EOPNOTSUPP, std::system_category())) co_return nbd_error_of(r.error());
-      static const std::array<std::byte, 64 * 1024> zeroes{};
-      for (std::uint64_t done = 0; done < length;) {
-        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(zeroes.size(), length - done));
-        if (auto e = co_await write(std::span(zeroes).first(n), offset + done, false); e != err_none) co_return e;
-        done += n;
-      }
+ protected:
+  /// Zeroes by writing them, for backends whose device has no cheaper way: 64 KiB at a time
+  /// from one static zero buffer (no allocation).
+  task<std::uint32_t> write_zero_bytes(std::uint64_t offset, std::uint32_t length, bool fua) {
+    static const std::array<std::byte, 64 * 1024> zeroes{};
+    for (std::uint64_t done = 0; done < length;) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(zeroes.size(), length - done));
+      if (auto e = co_await write(std::span(zeroes).first(n), offset + done, false); e != err_none) co_return e;
+      done += n;
     }
     if (fua) co_return co_await flush();
     co_return err_none;
   }
 
- private:
-  int fd_ = -1;
+  /// Logs a device's failure by name ("read at byte 4096: LBA Out of Range (SCT 0h SC 80h, DNR)")
+  /// and answers its NBD error.
+  template <class Response>
+  std::uint32_t failed(const char* what, std::uint64_t offset, const Response& r) const {
+    log("%s: %s at byte %llu: %s", description_.c_str(), what, static_cast<unsigned long long>(offset),
+        r.describe().c_str());
+    return nbd_error_of(r.error());
+  }
+
   std::uint64_t size_ = 0;
-  bool block_device_ = false;
+  std::uint32_t block_size_ = 1;
+  bool can_trim_ = false;
+  ring_options ring_;
+  std::string description_;
 };
 
 }  // namespace uringcmd::nbd

@@ -2,6 +2,8 @@
 // uringcmd-ublk: userspace block devices served by uringcmd's ublk library, with the CLI of the
 // kernel's ublk selftest server (kublk) and blktests: add, del, list, recover, features.
 // docs/ublk.md is the user guide.
+#include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <exception>
 #include <iostream>
@@ -9,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include <uringcmd/ublk/mode.hpp>
 #include <uringcmd/ublk/target.hpp>
@@ -39,6 +42,9 @@ constexpr cli::option_info option_table[] = {
      arg_kind::number, "-r"},
     {"--reissue", "", "with -r 1: requests in flight when the daemon died are reissued (the default)", arg_kind::flag},
     {"--fail-io", "", "with -r 1: I/O fails while no daemon serves, instead of waiting", arg_kind::flag},
+    {"--cpus", "LIST", "the CPU of each queue's thread, one per queue: 0,1,... (default: from the kernel's queue affinity)",
+     arg_kind::text},
+    {"--no-pin", "", "leave the queue threads unpinned", arg_kind::flag},
     {"--foreground", "", "stay attached: serve in this process until SIGINT/SIGTERM", arg_kind::flag},
     {"--all", "", "every ublk device", arg_kind::flag},
     {"--json", "", "one JSON object on stdout instead of text", arg_kind::flag},
@@ -46,9 +52,10 @@ constexpr cli::option_info option_table[] = {
 };
 
 constexpr cli::command_info command_table[] = {
-    {"add", "-t null|loop|ram [-n ID] [-f FILE] [--size SIZE] [-q N] [-d N] [--mode MODE] [-r 0|1 [--reissue|--fail-io]] [--foreground]",
+    {"add", "-t null|loop|ram [-n ID] [-f FILE] [--size SIZE] [-q N] [-d N] [--mode MODE] [-r 0|1 [--reissue|--fail-io]] [--cpus LIST|--no-pin] [--foreground]",
      "add a device and serve it in the background; prints it once /dev/ublkbID exists",
-     "--type --number --file --size --queues --depth --mode --recovery --reissue --fail-io --foreground --help", false},
+     "--type --number --file --size --queues --depth --mode --recovery --reissue --fail-io --cpus --no-pin --foreground --help",
+     false},
     {"del", "-n ID | --all", "stop a device and wait for its daemon to delete it (or delete it if its daemon died)",
      "--number --all --json --help", false},
     {"list", "[-n ID] [--json]", "the ublk devices: state, queues, size, flags, daemon, target", "--number --json --help",
@@ -109,6 +116,20 @@ std::string check_kernel(const device_spec& spec) {
   return {};
 }
 
+/// "0,1,3" -> {0, 1, 3}; empty on anything else.
+std::vector<int> parse_cpu_list(std::string_view s) {
+  std::vector<int> cpus;
+  for (std::size_t at = 0; at <= s.size();) {
+    const std::size_t comma = std::min(s.find(',', at), s.size());
+    int cpu = -1;
+    const auto [end, ec] = std::from_chars(s.data() + at, s.data() + comma, cpu);
+    if (ec != std::errc() || end != s.data() + comma || cpu < 0) return {};
+    cpus.push_back(cpu);
+    at = comma + 1;
+  }
+  return cpus;
+}
+
 int cmd_add(const cli::parsed_args& p) {
   const auto bad = [&](const std::string& what) { return tool.syntax_error(what, p.help); };
   device_spec spec;
@@ -144,6 +165,13 @@ int cmd_add(const cli::parsed_args& p) {
   if (!rec && (p.flag("--reissue") || p.flag("--fail-io"))) return bad("--reissue and --fail-io go with -r 1");
   if (p.flag("--reissue") && p.flag("--fail-io")) return bad("--reissue or --fail-io, not both");
   if (rec) spec.recovery = p.flag("--fail-io") ? ublk::recovery_mode::fail_io : ublk::recovery_mode::reissue;
+  if (const std::string c = p.text("--cpus"); !c.empty()) {
+    if (p.flag("--no-pin")) return bad("--cpus or --no-pin, not both");
+    spec.cpus = parse_cpu_list(c);
+    if (spec.cpus.size() != spec.queues)
+      return bad("--cpus: '" + c + "' is not one CPU number per queue (" + std::to_string(spec.queues) + ")");
+  }
+  spec.pin = !p.flag("--no-pin");
   if (const std::string err = check_kernel(spec); !err.empty()) {
     std::cerr << "uringcmd-ublk add: " << err << '\n';
     return exit_failed;

@@ -171,6 +171,8 @@ int serve(Target& tgt, device_spec spec, reporter report, bool recovering) {
   if constexpr (requires { tgt.logical_block_shift(); }) o.logical_block_shift = tgt.logical_block_shift();
   o.mode = spec.mode;
   o.recovery = spec.recovery;
+  o.queue_cpus = spec.cpus;
+  o.pin_queues = spec.pin;
 
   std::unique_ptr<ublk::device<Target>> dev;
   try {

@@ -25,6 +25,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <uringcmd/ublk/mode.hpp>
 
@@ -43,6 +44,8 @@ struct device_spec {
   ublk::data_mode mode = ublk::data_mode::best;
   ublk::recovery_mode recovery = ublk::recovery_mode::none;
   pid_t pid = 0;
+  std::vector<int> cpus;  ///< add --cpus: queue q's CPU (not saved: recover places queues anew)
+  bool pin = true;        ///< add --no-pin: false
 };
 
 inline std::string state_dir() {

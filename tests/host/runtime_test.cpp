@@ -525,3 +525,56 @@ TEST_CASE("a runtime core that cannot be set up makes the constructor throw, aft
     CHECK_THROWS_AS(runtime{o}, std::invalid_argument);
   }
 }
+
+TEST_CASE("runtime_options::loop runs once on each core's thread with that core's executor, may drive it, and the core's loop takes over after it") {
+  uc_test::watchdog dog(20s, "runtime loop hook");
+  runtime_options o = pinned(2);
+  std::array<place, 2> in_loop{};
+  std::array<bool, 2> nop_ok{};
+  std::atomic<int> loops{0};
+  o.loop = [&](std::size_t core, executor& ex) {
+    in_loop[core] = {core, std::this_thread::get_id(), ::sched_getcpu(), &ex};
+    bool done = false;
+    ex.spawn([](bool& ok, bool& d) -> task<void> {
+      ok = (co_await nop()).has_value();
+      d = true;
+    }(nop_ok[core], done));
+    while (!done) ex.run_once(true);  // the hook drives the core's ring itself, as an io_context would
+    loops.fetch_add(1);
+  };
+  runtime rt(o);
+  std::array<place, 2> in_task{};
+  for (std::size_t c = 0; c < 2; ++c)
+    rt.spawn_on(c, [](runtime& r, place& p) -> task<void> {
+      p = here(r);
+      co_return;
+    }(rt, in_task[c]));
+  rt.wait();
+  rt.stop();
+  CHECK(loops.load() == 2);
+  for (std::size_t c = 0; c < 2; ++c) {
+    CAPTURE(c);
+    CHECK(nop_ok[c]);
+    CHECK(in_loop[c].core == c);
+    CHECK(in_loop[c].thread == in_task[c].thread);
+    CHECK(in_loop[c].ex == in_task[c].ex);
+  }
+  CHECK(in_loop[0].thread != in_loop[1].thread);
+}
+
+TEST_CASE("an exception escaping runtime_options::loop is rethrown by wait(), and the core keeps serving") {
+  uc_test::watchdog dog(20s, "runtime loop hook throws");
+  runtime_options o = pinned(2);
+  o.loop = [](std::size_t core, executor&) {
+    if (core == 1) throw std::runtime_error("loop on core 1");
+  };
+  runtime rt(o);
+  std::atomic<int> ran{0};
+  rt.spawn_on(1, [](std::atomic<int>& n) -> task<void> {
+    n.fetch_add(1);
+    co_return;
+  }(ran));
+  CHECK_THROWS_WITH_AS(rt.wait(), "loop on core 1", std::runtime_error);
+  rt.wait();
+  CHECK(ran.load() == 1);
+}

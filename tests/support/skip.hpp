@@ -38,7 +38,7 @@ inline const uringcmd::capabilities& kernel_caps() {
 #define UC_REQUIRE_FEATURE_IF(present, f)                                   \
   do {                                                                      \
     if (!(present)) {                                                       \
-      std::printf("UC-SKIP: %s\n", uringcmd::feature_message(f).c_str()); \
+      std::printf("UC-SKIP: %s\n", uringcmd::absent_feature_message(f).c_str()); \
       return;                                                               \
     }                                                                       \
   } while (0)

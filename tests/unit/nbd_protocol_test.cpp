@@ -169,6 +169,27 @@ TEST_CASE("nbd requests: the export is never touched outside 0..size and a read-
   CHECK(!(ro.transmission_flags() & tflag_send_trim));
 }
 
+TEST_CASE("nbd requests: on a block-granular export a misaligned request is EINVAL and TRIM is refused unless offered") {
+  using a = verdict::action;
+  auto e = sample_export();
+  e.min_block = 512;
+  e.can_trim = false;
+  CHECK(check_request({0, cmd_read, 1, 512, 1024}, e).what == a::serve);
+  CHECK(check_request({0, cmd_read, 1, 1, 512}, e).error == err_inval);
+  CHECK(check_request({0, cmd_read, 1, 0, 511}, e).error == err_inval);
+  CHECK(check_request({0, cmd_write, 1, 0, 100}, e).error == err_inval);
+  CHECK(check_request({0, cmd_write, 1, 0, 100}, e).payload == 100);  // still read off the wire
+  CHECK(check_request({0, cmd_write_zeroes, 1, 512, 513}, e).error == err_inval);
+  CHECK(check_request({0, cmd_write_zeroes, 1, 512, 512}, e).what == a::serve);
+  CHECK(check_request({0, cmd_trim, 1, 0, 512}, e).error == err_inval);
+  CHECK(check_request({0, cmd_flush, 1, 0, 0}, e).what == a::serve);
+  CHECK((e.transmission_flags() & tflag_send_trim) == 0);
+  CHECK((e.transmission_flags() & tflag_send_write_zeroes) != 0);
+  e.can_trim = true;
+  CHECK(check_request({0, cmd_trim, 1, 0, 512}, e).what == a::serve);
+  CHECK((e.transmission_flags() & tflag_send_trim) != 0);
+}
+
 TEST_CASE("nbd requests: a request round-trips through encode and parse, a bad magic is refused") {
   const request r{cmd_flag_fua, cmd_write, 0x1122334455667788, 4096, 512};
   auto b = encode_request(r);

@@ -12,6 +12,7 @@
 
 #include <uringcmd/ublk/mode.hpp>
 #include <uringcmd/ublk/target.hpp>
+#include <uringcmd/ublk/targets/loop.hpp>
 #include <uringcmd/ublk/targets/null.hpp>
 #include <uringcmd/ublk/targets/ram.hpp>
 #include <uringcmd/ublk/uapi.hpp>
@@ -45,6 +46,16 @@ TEST_CASE("best is zero copy only for a zero-copy target on a kernel with AUTO_B
 TEST_CASE("the targets that can serve zero copy say so") {
   CHECK(zero_copy_target<null_target>);
   CHECK(zero_copy_target<ram_target>);
+}
+
+TEST_CASE("ublk targets with files of their own offer them for each queue's file table, after /dev/ublkcN") {
+  CHECK(file_target<ram_target>);
+  CHECK(file_target<loop_target>);
+  CHECK_FALSE(file_target<null_target>);
+  ram_target ram(4096);
+  REQUIRE(ram.files().size() == 1);
+  CHECK(ram.files()[0] >= 0);
+  CHECK(first_target_file == char_file_index + 1);
 }
 
 TEST_CASE("a forced mode the kernel lacks is an error naming the missing flag and its kernel") {

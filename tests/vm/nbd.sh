@@ -7,20 +7,9 @@
 set -euo pipefail
 [ "${UC_VM_GUEST:-}" = 1 ] || { echo "nbd.sh runs inside the VM: scripts/vm run -- $0 SERVER" >&2; exit 2; }
 server=${1:?usage: nbd.sh path/to/uringcmd-nbd}
-export PATH=$PATH:/usr/sbin:/sbin  # nbd-client, mkfs.ext4, e2fsck
+# shellcheck source=tests/vm/nbd_guest.sh
+. "$(cd "$(dirname "$0")" && pwd)/nbd_guest.sh"
 step() { printf '== %s\n' "$*"; }
-
-work=$(mktemp -d)
-log=$work/server.log
-pid=
-cleanup() {
-  umount "$work/mnt" 2>/dev/null || true
-  nbd-client -d /dev/nbd0 >/dev/null 2>&1 || true
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
-  echo "-- server log:"
-  cat "$log" 2>/dev/null || true
-}
-trap cleanup EXIT
 
 # The guest has no modprobe: scripts/vm.d/modules.list loads nbd at boot.
 [ -e /dev/nbd0 ] || { echo "no /dev/nbd0: add nbd to scripts/vm.d/modules.list" >&2; exit 1; }

@@ -20,6 +20,7 @@
 #include <span>
 
 #include <uringcmd/fd.hpp>
+#include <uringcmd/feature.hpp>
 #include <uringcmd/io_op.hpp>
 #include <uringcmd/scsi/reply.hpp>
 #include <uringcmd/scsi/uapi.hpp>
@@ -74,7 +75,8 @@ class bsg_command_op : public io_op<bsg_command_op> {
   }
 
   result<reply> finish(const completion& c) noexcept {
-    if (c.res < 0) return fail_errno(c.res);
+    // Before 7.1 the BSG node has no uring_cmd at all: that refusal is the feature's named error.
+    if (c.res < 0) [[unlikely]] return fail(name_missing_feature(errno_code(-c.res), feature::bsg_uring_cmd));
     const bsg_res2 r{c.extra[0]};
     reply out;
     out.status = r.device_status();

@@ -21,12 +21,14 @@
 // the COMMIT's CQE: results that arrive meanwhile go to the other of two buffers, so a COMMIT
 // carries at most depth elements (each tag is committed once before it is handed over again).
 //
+// As in queue.hpp, /dev/ublkcN (and the target's files) sit in the ring's file table, and every
+// command names it there (queue_setup.hpp).
+//
 // Steady state allocates nothing: the tag loops, the committer and the FETCH stream live as long as
 // the queue, their wake-ups are op_base nodes in the executor's ready queue, and the buffers are
 // one anonymous mapping made by serve().
 #pragma once
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -50,6 +52,7 @@
 #include <uringcmd/ublk/error.hpp>
 #include <uringcmd/ublk/mode.hpp>
 #include <uringcmd/ublk/queue.hpp>
+#include <uringcmd/ublk/queue_setup.hpp>
 #include <uringcmd/ublk/target.hpp>
 #include <uringcmd/ublk/uapi.hpp>
 #include <uringcmd/uring_cmd.hpp>
@@ -176,7 +179,7 @@ constexpr fetch_event classify_fetch(std::int32_t res) noexcept {
 
 /// The multishot FETCH_IO_CMDS: every CQE as it came (res, flags).
 struct fetch_stream : multishot<fetch_stream, completion> {
-  fetch_stream(int f, std::uint16_t q, std::uint16_t nr, std::uint16_t group) noexcept
+  fetch_stream(fd_ref f, std::uint16_t q, std::uint16_t nr, std::uint16_t group) noexcept
       : fd(f), q_id(q), nr_elem(nr), buf_group(group) {}
   void prepare_sqe(io_uring_sqe& sqe) noexcept {
     uringcmd::detail::prep_uring_cmd(sqe, fd, io_cmd_op::fetch_io_cmds);
@@ -190,7 +193,7 @@ struct fetch_stream : multishot<fetch_stream, completion> {
     std::memcpy(uringcmd::detail::cmd_area(sqe), &b, sizeof b);
   }
   result<completion> finish(const completion& c) noexcept { return c; }
-  int fd;
+  fd_ref fd;
   std::uint16_t q_id;
   std::uint16_t nr_elem;
   std::uint16_t buf_group;
@@ -219,25 +222,18 @@ class batch_queue {
   /// once: success after PREP_IO_CMDS completed and the FETCH went out, or the error that ended
   /// serve() before that.
   result<void> serve(const std::function<void(result<void>)>& on_fetched) {
+    report_once report(on_fetched);
     const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    const std::uint64_t map_len = desc_map_size(depth_, page);
-    void* descs = ::mmap(nullptr, map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, fd_,
-                         static_cast<off_t>(desc_offset(q_id_, page)));
-    if (descs == MAP_FAILED) return report(on_fetched, errno_code(errno));
-    const std::size_t buf_len = std::size_t{depth_} * buf_bytes_;
     const batch_detail::batch_layout lay = batch_detail::layout_for(depth_, batch_elem_bytes(elem_flags), page);
-    void* bufs = ::mmap(nullptr, buf_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    void* meta = bufs == MAP_FAILED ? MAP_FAILED
-                                    : ::mmap(nullptr, lay.total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (meta == MAP_FAILED) {
-      const int e = errno;
-      if (bufs != MAP_FAILED) ::munmap(bufs, buf_len);
-      ::munmap(descs, map_len);
-      return report(on_fetched, errno_code(e));
-    }
-    descs_ = static_cast<const io_desc*>(descs);
-    bufs_ = static_cast<std::byte*>(bufs);
-    auto* m = static_cast<std::byte*>(meta);
+    auto descs = mapping::descriptors(fd_, q_id_, depth_);
+    if (!descs) return report.failed(descs.error());
+    auto bufs = mapping::anonymous(std::size_t{depth_} * buf_bytes_);
+    if (!bufs) return report.failed(bufs.error());
+    auto meta = mapping::anonymous(lay.total);
+    if (!meta) return report.failed(meta.error());
+    descs_ = reinterpret_cast<const io_desc*>(descs->data());
+    bufs_ = bufs->data();
+    std::byte* const m = meta->data();
     ring_ = reinterpret_cast<io_uring_buf_ring*>(m + lay.ring);
     tag_buf_ = m + lay.tags;
     tag_buf_bytes_ = lay.tags_bytes;
@@ -247,9 +243,9 @@ class batch_queue {
     slots_.assign(depth_, slot{});
 
     result<void> outcome;
-    bool reported = false;
     try {
       executor ex(queue_ring_options(depth_));
+      if (auto r = register_files(ex, fd_, target_); !r) throw std::system_error(r.error(), "io_uring_register_files");
       io_uring_buf_reg reg{};
       reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring_);
       reg.ring_entries = 1;
@@ -264,17 +260,13 @@ class batch_queue {
       ex.run_once(false);                      // the loops start and queue the FETCH
       ex.run_once(false);                      // ... which this thread submits
       if (error_) outcome = fail(error_);
-      reported = true;
-      on_fetched(outcome);
+      report(outcome);
       ex.run();
       if (outcome && error_) outcome = fail(error_);
     } catch (const std::system_error& e) {
       outcome = fail(e.code());
     }
-    if (!reported) on_fetched(outcome);
-    ::munmap(meta, lay.total);
-    ::munmap(bufs, buf_len);
-    ::munmap(descs, map_len);
+    report(outcome);
     descs_ = nullptr;
     bufs_ = nullptr;
     return outcome;
@@ -298,11 +290,6 @@ class batch_queue {
     bool busy = false;  // the server owns the tag (between FETCH and COMMIT)
   };
 
-  static result<void> report(const std::function<void(result<void>)>& cb, std::error_code e) {
-    result<void> r = fail(e);
-    cb(r);
-    return r;
-  }
   void note(std::error_code e) noexcept {
     if (!error_) error_ = e;
   }
@@ -319,7 +306,7 @@ class batch_queue {
   task<void> start() {
     batch_detail::elem_list& prep = commits_[0];
     for (std::uint16_t t = 0; t < depth_; ++t) prep.add(t, 0, buffer_of(t));
-    auto r = co_await uring_cmd(fd_, io_cmd_op::prep_io_cmds, prep.header(q_id_), prep.options());
+    auto r = co_await uring_cmd(char_file(), io_cmd_op::prep_io_cmds, prep.header(q_id_), prep.options());
     prep.clear();
     setup_done_ = true;
     if (!r) {
@@ -343,7 +330,7 @@ class batch_queue {
     const auto nr = static_cast<std::uint16_t>(tag_buf_bytes_ / sizeof(std::uint16_t));
     std::optional<batch_detail::fetch_stream> fetch;
     for (bool live = true; live;) {
-      fetch.emplace(fd_, q_id_, nr, tag_group);
+      fetch.emplace(char_file(), q_id_, nr, tag_group);
       bool out_of_buffer = false;
       while (auto item = co_await fetch->next()) {
         if (!*item) {  // refused before it reached the kernel
@@ -406,7 +393,7 @@ class batch_queue {
       } else {
         res = co_await target_.handle(req, req.has_data() ? std::span<std::byte>(buf, req.bytes) : std::span<std::byte>{});
       }
-      served_.fetch_add(1, std::memory_order_relaxed);
+      count(served_);
       commits_[filling_].add(tag, res, buffer_of(tag));
       s.busy = false;
       --busy_;
@@ -433,8 +420,8 @@ class batch_queue {
         continue;
       }
       filling_ ^= 1;  // results from now on go to the other buffer
-      commits_sent_.fetch_add(1, std::memory_order_relaxed);
-      auto r = co_await uring_cmd(fd_, io_cmd_op::commit_io_cmds, out.header(q_id_), out.options());
+      count(commits_sent_);
+      auto r = co_await uring_cmd(char_file(), io_cmd_op::commit_io_cmds, out.header(q_id_), out.options());
       // res: the bytes of elements the kernel took. After the device stopped, its refusal of
       // aborted requests is expected.
       if (!stopping_) {

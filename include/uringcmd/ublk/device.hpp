@@ -10,7 +10,7 @@
 // start(): ADD_DEV (the kernel's answer is what counts: id, depth, limits), SET_PARAMS (basic,
 // plus whatever target.tune() adds), open /dev/ublkcN (waiting, bounded, for the node), one
 // std::thread per queue that issues its FETCHes and serves (queue.hpp), START_DEV once every
-// queue has fetched. stop(): STOP_DEV while the queues still serve -> the queues end on ABORT
+// queue has fetched; each queue thread is pinned to one CPU (device_options::queue_cpus). stop(): STOP_DEV while the queues still serve -> the queues end on ABORT
 // and are joined (their rings, mappings and buffers gone) -> close /dev/ublkcN -> DEL_DEV. Also
 // when start() fails half-way, so a failed start leaves no device behind.
 //
@@ -34,6 +34,8 @@
 #pragma once
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,6 +78,13 @@ struct device_options {
   /// Zero copy, for tests: make the kernel's automatic registration fail so that every request
   /// takes the fallback path (the queue registers the pages itself), as kublk --auto_zc_fallback.
   bool force_zero_copy_fallback = false;
+  /// Pin each queue's thread to one CPU (see queue_cpus); false: threads float as the scheduler likes.
+  bool pin_queues = true;
+  /// The CPU of queue q's thread: queue_cpus[q], one entry per queue. Empty: a CPU of the queue's
+  /// affinity set (GET_QUEUE_AFFINITY) that this process may use, the least used one so far, so
+  /// that queues share a CPU only when their sets leave no other choice; a queue whose set has
+  /// no such CPU is not pinned.
+  std::vector<int> queue_cpus;
 };
 
 namespace device_detail {
@@ -90,6 +99,24 @@ inline bool wait_node(const std::string& path, bool present, std::chrono::millis
   }
 }
 [[noreturn]] inline void raise(std::error_code e, const std::string& what) { throw std::system_error(e, what); }
+
+/// The CPUs this process may run on (sched_getaffinity).
+inline cpu_set_t allowed_cpus() {
+  cpu_set_t s;
+  CPU_ZERO(&s);
+  if (::sched_getaffinity(0, sizeof s, &s) != 0) raise(errno_code(errno), "ublk::device::start: sched_getaffinity");
+  return s;
+}
+inline bool allowed(const cpu_set_t& s, int cpu) noexcept { return cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET(cpu, &s); }
+
+/// Pins the calling thread to `cpu` (-1: leaves it alone); 0 or the errno.
+inline int pin_this_thread(int cpu) noexcept {
+  if (cpu < 0) return 0;
+  cpu_set_t s;
+  CPU_ZERO(&s);
+  CPU_SET(cpu, &s);
+  return ::pthread_setaffinity_np(::pthread_self(), sizeof s, &s);
+}
 }  // namespace device_detail
 
 template <target Target>
@@ -154,6 +181,8 @@ class device {
     for (const auto& q : batch_queues_) add(q->stats());
     return s;
   }
+  /// The CPU each queue's thread was pinned to (-1: not pinned), once the queues have started.
+  const std::vector<int>& queue_cpus() const noexcept { return cpus_; }
   /// Requests committed by every queue so far.
   std::uint64_t served() const noexcept { return stats().served; }
   /// The first error a queue ended on (none after a clean stop).
@@ -240,7 +269,9 @@ class device {
     char_fd_ = ::open(char_path().c_str(), O_RDWR | O_CLOEXEC);
     if (char_fd_ < 0) device_detail::raise(errno_code(errno), "ublk::device::start: open " + char_path());
 
-    // One thread per queue; each reports once its FETCHes are out (or why they are not).
+    cpus_ = plan_cpus();
+    // One thread per queue, pinned, named ublk<id>q<q>; each reports once its FETCHes are out
+    // (or why they are not).
     struct gate {
       std::mutex m;
       std::condition_variable cv;
@@ -248,23 +279,27 @@ class device {
       std::error_code error;
     };
     auto g = std::make_shared<gate>();
-    auto launch = [&](auto* qp) {
-      threads_.emplace_back([qp, g] {
-        (void)qp->serve([&](result<void> r) {
+    auto launch = [&](auto* qp, std::uint16_t q) {
+      threads_.emplace_back([qp, g, cpu = cpus_[q], name = thread_name(q)] {
+        auto report = [&](result<void> r) {
           std::lock_guard lock(g->m);
           ++g->reported;
           if (!r && !g->error) g->error = r.error();
           g->cv.notify_all();
-        });
+        };
+        ::pthread_setname_np(::pthread_self(), name.c_str());
+        // Before serve(): the ring's io-wq workers inherit the CPU from the thread that makes them.
+        if (const int e = device_detail::pin_this_thread(cpu)) return report(fail(errno_code(e)));
+        (void)qp->serve(report);
       });
     };
     for (std::uint16_t q = 0; q < info_.nr_hw_queues; ++q) {
       if (mode() == data_mode::batch) {
         batch_queues_.push_back(std::make_unique<batch_queue<Target>>(char_fd_, info_, q, target_));
-        launch(batch_queues_.back().get());
+        launch(batch_queues_.back().get(), q);
       } else {
         queues_.push_back(std::make_unique<queue<Target>>(char_fd_, info_, q, target_, opts_.force_zero_copy_fallback));
-        launch(queues_.back().get());
+        launch(queues_.back().get(), q);
       }
     }
     {
@@ -272,6 +307,42 @@ class device {
       g->cv.wait(lock, [&] { return g->reported == info_.nr_hw_queues; });
       if (g->error) device_detail::raise(g->error, "ublk::device::start: queue setup");
     }
+  }
+
+  /// "ublk0q1": queue threads are found by name (ps, /proc/PID/task/*/comm).
+  std::string thread_name(std::uint16_t q) const {
+    return ("ublk" + std::to_string(info_.dev_id) + "q" + std::to_string(q)).substr(0, 15);
+  }
+
+  /// Each queue's CPU (-1: not pinned), from opts.queue_cpus or the kernel's queue affinity.
+  /// A CPU given that this process may not use is an error naming the queue and the CPU.
+  std::vector<int> plan_cpus() {
+    const std::uint16_t n = info_.nr_hw_queues;
+    std::vector<int> plan(n, -1);
+    if (!opts_.pin_queues) return plan;
+    const cpu_set_t ok = device_detail::allowed_cpus();
+    if (!opts_.queue_cpus.empty()) {
+      if (opts_.queue_cpus.size() != n)
+        device_detail::raise(errno_code(EINVAL), "ublk::device::start: " + std::to_string(opts_.queue_cpus.size()) +
+                                                     " queue CPUs given for " + std::to_string(n) + " queues");
+      for (std::uint16_t q = 0; q < n; ++q) {
+        const int cpu = opts_.queue_cpus[q];
+        if (!device_detail::allowed(ok, cpu))
+          device_detail::raise(errno_code(EINVAL), "ublk::device::start: queue " + std::to_string(q) + ": CPU " +
+                                                       std::to_string(cpu) + " is not one this process may run on");
+        plan[q] = cpu;
+      }
+      return plan;
+    }
+    std::vector<unsigned> taken(CPU_SETSIZE, 0);
+    for (std::uint16_t q = 0; q < n; ++q) {
+      auto set = sync_wait(ex_, ctrl_.queue_affinity(info_.dev_id, q));
+      if (!set) device_detail::raise(set.error(), "ublk::device::start");
+      for (const int cpu : *set)
+        if (device_detail::allowed(ok, cpu) && (plan[q] < 0 || taken[cpu] < taken[plan[q]])) plan[q] = cpu;
+      if (plan[q] >= 0) ++taken[plan[q]];
+    }
+    return plan;
   }
 
   void reattach(std::uint32_t id) {
@@ -363,6 +434,7 @@ class device {
   std::vector<std::unique_ptr<queue<Target>>> queues_;
   std::vector<std::unique_ptr<batch_queue<Target>>> batch_queues_;  // BATCH_IO devices (batch_queue.hpp)
   std::vector<std::thread> threads_;
+  std::vector<int> cpus_;  // queue q's thread runs on cpus_[q] (-1: anywhere)
 };
 
 }  // namespace uringcmd::ublk

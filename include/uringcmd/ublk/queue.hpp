@@ -4,7 +4,9 @@
 //
 // serve() runs on the thread that will serve the queue (the kernel records the task that issued
 // the FETCH commands and accepts COMMITs only from it). It maps the queue's read-only descriptor
-// array from /dev/ublkcN, builds an executor, and starts one coroutine per tag:
+// array from /dev/ublkcN, builds an executor whose ring has /dev/ublkcN (and the target's own
+// files, target.hpp) in its file table, so every command names it by index (queue_setup.hpp),
+// and starts one coroutine per tag:
 //
 //   FETCH_REQ(tag, buffer) -> descriptor -> target.handle() -> COMMIT_AND_FETCH_REQ(result) -> ...
 //
@@ -29,9 +31,6 @@
 // awaiters live in their frames, and the target's task frames come from the thread's frame pool.
 #pragma once
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
@@ -47,6 +46,7 @@
 #include <uringcmd/ops.hpp>
 #include <uringcmd/ublk/error.hpp>
 #include <uringcmd/ublk/mode.hpp>
+#include <uringcmd/ublk/queue_setup.hpp>
 #include <uringcmd/ublk/target.hpp>
 #include <uringcmd/ublk/uapi.hpp>
 #include <uringcmd/uring_cmd.hpp>
@@ -87,25 +87,18 @@ class queue {
   /// on_fetched gets the setup's outcome exactly once: success after the FETCHes went out, or the
   /// error that stopped serve() before that (then serve() returns it too).
   result<void> serve(const std::function<void(result<void>)>& on_fetched) {
-    const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-    const std::uint64_t map_len = desc_map_size(depth_, page);
-    void* descs = ::mmap(nullptr, map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, fd_,
-                         static_cast<off_t>(desc_offset(q_id_, page)));
-    if (descs == MAP_FAILED) return report(on_fetched, errno_code(errno));
+    report_once report(on_fetched);
+    auto descs = mapping::descriptors(fd_, q_id_, depth_);
+    if (!descs) return report.failed(descs.error());
     // Zero copy never touches these: untouched anonymous pages cost nothing.
-    const std::size_t buf_len = std::size_t{depth_} * buf_bytes_;
-    void* bufs = ::mmap(nullptr, buf_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (bufs == MAP_FAILED) {
-      const int e = errno;
-      ::munmap(descs, map_len);
-      return report(on_fetched, errno_code(e));
-    }
-    descs_ = static_cast<const io_desc*>(descs);
-    bufs_ = static_cast<std::byte*>(bufs);
+    auto bufs = mapping::anonymous(std::size_t{depth_} * buf_bytes_);
+    if (!bufs) return report.failed(bufs.error());
+    descs_ = reinterpret_cast<const io_desc*>(descs->data());
+    bufs_ = bufs->data();
     result<void> outcome;
-    bool reported = false;
     try {
       executor ex(queue_ring_options(depth_));
+      if (auto r = register_files(ex, fd_, target_); !r) throw std::system_error(r.error(), "io_uring_register_files");
       if (mode_ == data_mode::zero_copy) {
         // The slots the kernel registers each tag's request pages in (index = tag).
         const int r = io_uring_register_buffers_sparse(&ex.ring().native(), depth_);
@@ -115,16 +108,13 @@ class queue {
       ex.run_once(false);  // the loops start and queue their FETCHes
       ex.run_once(false);  // ... which this thread submits
       if (error_) outcome = fail(error_);
-      reported = true;
-      on_fetched(outcome);
+      report(outcome);
       ex.run();
       if (outcome && error_) outcome = fail(error_);
     } catch (const std::system_error& e) {
       outcome = fail(e.code());
     }
-    if (!reported) on_fetched(outcome);
-    ::munmap(bufs, buf_len);
-    ::munmap(descs, map_len);
+    report(outcome);
     descs_ = nullptr;
     bufs_ = nullptr;
     return outcome;
@@ -139,12 +129,6 @@ class queue {
   std::error_code error() const noexcept { return error_; }
 
  private:
-  static result<void> report(const std::function<void(result<void>)>& cb, std::error_code e) {
-    result<void> r = fail(e);
-    cb(r);
-    return r;
-  }
-
   /// What FETCH / COMMIT_AND_FETCH carry: the tag's buffer in io_cmd::addr (copy mode only), and
   /// in zero-copy mode where the kernel registers the next request's pages, in the SQE's addr.
   std::uint64_t buffer_addr(std::byte* buf) const noexcept {
@@ -165,13 +149,13 @@ class queue {
     c.result = -1;
     c.addr = buffer_addr(buf);
     const cmd_options opts = fetch_options(tag);
-    auto r = co_await uring_cmd(fd_, io_cmd_op::fetch_req, c, opts);
+    auto r = co_await uring_cmd(char_file(), io_cmd_op::fetch_req, c, opts);
     std::uint32_t last_op = io_cmd_op::fetch_req;
     for (;;) {
       if (!r) {
         const std::error_code e = r.error();
         if (e == std::errc::no_such_device || e == std::errc::operation_canceled) {
-          aborted_.fetch_add(1, std::memory_order_relaxed);
+          count(aborted_);
         } else if (!error_) {
           error_ = e.category() == std::system_category() ? command_error(last_op, e.value()) : e;
         }
@@ -186,14 +170,19 @@ class queue {
       } else if (mode_ == data_mode::user_copy) {
         res = co_await handle_user_copy(req, std::span<std::byte>(buf, req.bytes));
       } else if (mode_ == data_mode::zero_copy) {
-        res = co_await handle_zero_copy(req);
+        if constexpr (zero_copy_target<Target>) {
+          res = req.flags & io_flag::need_reg_buf ? co_await handle_registering(req)
+                                                   : co_await target_.handle_fixed(req, req.tag);
+        } else {
+          res = -EOPNOTSUPP;  // unreachable: the device refuses zero copy for such a target
+        }
       } else {
         res = co_await target_.handle(req, std::span<std::byte>(buf, req.bytes));
       }
-      served_.fetch_add(1, std::memory_order_relaxed);
+      count(served_);
       c.result = res;
       last_op = io_cmd_op::commit_and_fetch_req;
-      r = co_await uring_cmd(fd_, io_cmd_op::commit_and_fetch_req, c, opts);
+      r = co_await uring_cmd(char_file(), io_cmd_op::commit_and_fetch_req, c, opts);
     }
   }
 
@@ -201,33 +190,29 @@ class queue {
   task<int> handle_user_copy(const io_request& req, std::span<std::byte> buf) {
     const std::uint64_t at = user_copy_offset(q_id_, req.tag);
     if (req.op == io_op::write) {
-      auto got = co_await uringcmd::read(fd_, buf, at);
+      auto got = co_await uringcmd::read(char_file(), buf, at);
       if (!got || *got != buf.size()) co_return -EIO;
     }
     int res = co_await target_.handle(req, buf);
     if (req.op == io_op::read && res > 0) {
-      auto put = co_await uringcmd::write(fd_, buf.first(static_cast<std::size_t>(res)), at);
+      auto put = co_await uringcmd::write(char_file(), buf.first(static_cast<std::size_t>(res)), at);
       if (!put || *put != static_cast<std::size_t>(res)) res = -EIO;
     }
     co_return res;
   }
 
-  /// zero_copy: the pages are registered at index = tag, by the kernel or (fallback) by us.
-  task<int> handle_zero_copy(const io_request& req) {
-    if constexpr (zero_copy_target<Target>) {
-      if (!(req.flags & io_flag::need_reg_buf)) co_return co_await target_.handle_fixed(req, req.tag);
-      io_cmd reg;
-      reg.q_id = q_id_;
-      reg.tag = req.tag;
-      reg.addr = req.tag;
-      if (!co_await uring_cmd(fd_, io_cmd_op::register_io_buf, reg)) co_return -EIO;
-      fallbacks_.fetch_add(1, std::memory_order_relaxed);
-      int res = co_await target_.handle_fixed(req, req.tag);
-      if (!co_await uring_cmd(fd_, io_cmd_op::unregister_io_buf, reg) && res >= 0) res = -EIO;
-      co_return res;
-    } else {
-      co_return -EOPNOTSUPP;  // unreachable: device refuses zero copy for such a target
-    }
+  /// zero_copy, io_flag::need_reg_buf: the kernel could not register the request's pages at
+  /// index = tag, so the queue does it around handle_fixed().
+  task<int> handle_registering(const io_request& req) {
+    io_cmd reg;
+    reg.q_id = q_id_;
+    reg.tag = req.tag;
+    reg.addr = req.tag;
+    if (!co_await uring_cmd(char_file(), io_cmd_op::register_io_buf, reg)) co_return -EIO;
+    count(fallbacks_);
+    int res = co_await target_.handle_fixed(req, req.tag);
+    if (!co_await uring_cmd(char_file(), io_cmd_op::unregister_io_buf, reg) && res >= 0) res = -EIO;
+    co_return res;
   }
 
   int fd_;

@@ -23,6 +23,15 @@
 // `buf_index`; the target moves the data with READ_FIXED / WRITE_FIXED (or any fixed-buffer op)
 // on that same ring, with buffer address 0 = the start of the request, and returns as handle()
 // does. The pages are the block layer's: the target never sees them in its address space.
+//
+// A target with files of its own (a loop target's backing file) may also have
+//
+//     std::span<const int> files() const;
+//
+// (a file_target): every queue registers them in its ring's file table after /dev/ublkcN, file i
+// at index first_target_file + i, and the target names them there (fixed_file(first_target_file))
+// in the ops it co_awaits, which saves the kernel a file lookup per I/O. The fds must stay open
+// while the device serves.
 #pragma once
 
 #include <concepts>
@@ -70,6 +79,16 @@ concept target = requires(T& t, const io_request& r, std::span<std::byte> b) {
 template <class T>
 concept zero_copy_target = target<T> && requires(T& t, const io_request& r, std::uint16_t index) {
   { t.handle_fixed(r, index) } -> std::same_as<task<int>>;
+};
+
+/// Indexes in each queue ring's registered file table: /dev/ublkcN, then the target's files.
+inline constexpr int char_file_index = 0;
+inline constexpr int first_target_file = 1;
+
+/// A target whose files every queue registers (see the top of the file).
+template <class T>
+concept file_target = target<T> && requires(const T& t) {
+  { t.files() } -> std::convertible_to<std::span<const int>>;
 };
 
 template <class T>

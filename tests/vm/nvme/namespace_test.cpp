@@ -23,6 +23,7 @@
 #include <doctest/doctest.h>
 
 #include "host/helpers.hpp"
+#include "support/command.hpp"
 #include "support/unique_fd.hpp"
 
 #include <uringcmd/nvme/features.hpp>
@@ -41,15 +42,6 @@ std::vector<std::string> require_namespaces() {
   for (const auto& e : fs::directory_iterator("/sys/class/nvme-generic", ec)) out.push_back("/dev/" + e.path().filename().string());
   std::sort(out.begin(), out.end());
   if (out.size() < 3) FAIL("expected the guest's three NVMe namespaces (run in the VM: scripts/vm run)");
-  return out;
-}
-
-std::string run_text(const std::string& cmd) {
-  std::string out;
-  std::unique_ptr<FILE, int (*)(FILE*)> p(::popen(cmd.c_str(), "r"), ::pclose);
-  REQUIRE(p);
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p.get())) out += buf;
   return out;
 }
 
@@ -104,7 +96,7 @@ TEST_CASE("Identify Controller and Identify Namespace agree with nvme id-ctrl an
   std::array<std::byte, 4096> buf{};
   auto id = sync_wait(ex, ctrl.identify(buf));
   REQUIRE_MESSAGE(id.has_value(), id.describe());
-  const std::string theirs = run_text("nvme id-ctrl /dev/nvme0 -o json");
+  const std::string theirs = uc_test::command_output("nvme id-ctrl /dev/nvme0 -o json");
   CHECK(std::string(id->serial) == trimmed(json_value(theirs, "sn")));
   CHECK(std::string(id->model) == trimmed(json_value(theirs, "mn")));
   CHECK(std::string(id->firmware) == trimmed(json_value(theirs, "fr")));
@@ -121,7 +113,7 @@ TEST_CASE("Identify Controller and Identify Namespace agree with nvme id-ctrl an
     CAPTURE(path);
     auto ns = open_ns(ex, path);
     const std::string block = ns.block_path();
-    const std::string mine_ns = run_text("nvme id-ns " + block + " -o json");
+    const std::string mine_ns = uc_test::command_output("nvme id-ns " + block + " -o json");
     CHECK(std::to_string(ns.info().size) == json_value(mine_ns, "nsze"));
     CHECK(std::to_string(ns.info().capacity) == json_value(mine_ns, "ncap"));
     CHECK(std::to_string(ns.info().utilization) == json_value(mine_ns, "nuse"));
@@ -131,10 +123,10 @@ TEST_CASE("Identify Controller and Identify Namespace agree with nvme id-ctrl an
     CHECK(std::to_string(raw->flbas) == json_value(mine_ns, "flbas"));
     CHECK(std::to_string(raw->nlbaf) == json_value(mine_ns, "nlbaf"));
     // The nsid is the node's, whatever its instance number says.
-    CHECK(trimmed(run_text("cat /sys/class/block/" + fs::path(block).filename().string() + "/nsid")) ==
+    CHECK(trimmed(uc_test::command_output("cat /sys/class/block/" + fs::path(block).filename().string() + "/nsid")) ==
           std::to_string(ns.nsid()) + "\n");
     // The block size the kernel gave the block device.
-    CHECK(run_text("cat /sys/class/block/" + fs::path(block).filename().string() + "/queue/logical_block_size") ==
+    CHECK(uc_test::command_output("cat /sys/class/block/" + fs::path(block).filename().string() + "/queue/logical_block_size") ==
           std::to_string(ns.block_size()) + "\n");
     MESSAGE(path << ": nsid " << ns.nsid() << ", " << ns.block_size() << "+" << ns.info().metadata_size
                   << " bytes per block, " << ns.blocks() << " blocks, max transfer " << ns.max_transfer_blocks());
@@ -202,7 +194,7 @@ TEST_CASE("the separate metadata of a 512+8 namespace travels with the data, per
     CHECK(back == data);
     CHECK(meta_r == meta);
     // nvme-cli reads the same metadata.
-    const std::string theirs = run_text("nvme read " + ns.block_path() + " -s 4096 -c 7 -z 4096 -y 64 -d /tmp/uc-data -M /tmp/uc-meta >/dev/null 2>&1 && od -An -v -tx1 /tmp/uc-meta | tr -d ' \\n'");
+    const std::string theirs = uc_test::command_output("nvme read " + ns.block_path() + " -s 4096 -c 7 -z 4096 -y 64 -d /tmp/uc-data -M /tmp/uc-meta >/dev/null 2>&1 && od -An -v -tx1 /tmp/uc-meta | tr -d ' \\n'");
     std::string want_hex;
     for (std::byte b : meta) {
       char h[3];
@@ -345,7 +337,7 @@ TEST_CASE("admin reads: SMART log, error log, active namespaces and features") {
   std::array<std::byte, 4096> buf{};
   auto smart = sync_wait(ex, ctrl.smart(buf));
   REQUIRE_MESSAGE(smart.has_value(), smart.describe());
-  const std::string theirs = run_text("nvme smart-log /dev/nvme0 -o json");
+  const std::string theirs = uc_test::command_output("nvme smart-log /dev/nvme0 -o json");
   CHECK(std::to_string(smart->temperature) == json_value(theirs, "temperature"));
   CHECK(std::to_string(smart->avail_spare) == json_value(theirs, "avail_spare"));
   CHECK(smart->power_cycles.to_string() == json_value(theirs, "power_cycles"));

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // bsg_command over BSG io_uring on the guest's two SCSI targets (QEMU's virtio-scsi disk and
 // scsi_debug), Linux 7.1+. Runs INSIDE the test VM (vm.scsi.bsg). The CDBs are written out by hand
-// from SPC/SBC here, independently of the library's CDB builders.
+// from SPC/SBC (cdb_helpers.hpp), independently of the library's CDB builders.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +19,7 @@
 #include <doctest/doctest.h>
 
 #include "host/helpers.hpp"
+#include "vm/scsi/cdb_helpers.hpp"
 #include "vm/scsi/disks.hpp"
 #include "support/skip.hpp"
 
@@ -35,34 +36,7 @@ namespace {
 using target = uc_test::scsi_disk;
 using uc_test::open_rw;
 using uc_test::require_disks;
-
-std::array<std::uint8_t, 10> read10(std::uint32_t lba, std::uint16_t blocks) {  // SBC-4 READ(10)
-  return {0x28, 0, std::uint8_t(lba >> 24), std::uint8_t(lba >> 16), std::uint8_t(lba >> 8), std::uint8_t(lba), 0,
-          std::uint8_t(blocks >> 8), std::uint8_t(blocks), 0};
-}
-std::array<std::uint8_t, 10> write10(std::uint32_t lba, std::uint16_t blocks) {  // SBC-4 WRITE(10)
-  auto c = read10(lba, blocks);
-  c[0] = 0x2a;
-  return c;
-}
-
-struct capacity {
-  std::uint32_t last_lba;
-  std::uint32_t block_size;
-};
-
-task<capacity> read_capacity10(int fd) {  // SBC-4 READ CAPACITY(10)
-  const std::array<std::uint8_t, 10> cdb{0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-  std::array<std::byte, 8> data{};
-  auto r = co_await scsi::bsg_command_in(fd, cdb, data);
-  REQUIRE(r.has_value());
-  REQUIRE(r->good());
-  auto be32 = [&](std::size_t o) {
-    return std::uint32_t(data[o]) << 24 | std::uint32_t(data[o + 1]) << 16 | std::uint32_t(data[o + 2]) << 8 |
-           std::uint32_t(data[o + 3]);
-  };
-  co_return capacity{be32(0), be32(4)};
-}
+using namespace uc_test::cdb;
 
 }  // namespace
 
@@ -72,8 +46,6 @@ TEST_CASE("TEST UNIT READY and INQUIRY over BSG io_uring name both SCSI targets"
     CAPTURE(t.bsg);
     auto fd = open_rw(t.bsg);
     auto [tur, inq, data] = sync_wait(ex, [](int f) -> task<std::tuple<scsi::reply, scsi::reply, std::array<std::byte, 96>>> {
-      const std::array<std::uint8_t, 6> tur_cdb{0x00, 0, 0, 0, 0, 0};      // SPC-6 TEST UNIT READY
-      const std::array<std::uint8_t, 6> inq_cdb{0x12, 0, 0, 0, 96, 0};     // SPC-6 INQUIRY, 96 bytes
       std::array<std::byte, 96> buf{};
       auto a = (co_await scsi::bsg_command(f, tur_cdb)).value();
       auto b = (co_await scsi::bsg_command_in(f, inq_cdb, buf)).value();
@@ -95,7 +67,7 @@ TEST_CASE("data written through the block device reads back through READ(10), an
     auto bsg = open_rw(t.bsg);
     auto blk = unique_fd(::open(t.block.c_str(), O_RDWR | O_CLOEXEC | O_DIRECT));
     REQUIRE(blk.get() >= 0);
-    const auto cap = sync_wait(ex, read_capacity10(bsg.get()));
+    const auto cap = sync_wait(ex, read_capacity10(&scsi::bsg_command_in, bsg.get()));
     REQUIRE(cap.block_size == 512);
     constexpr std::uint32_t lba = 100, blocks = 8;
     alignas(4096) static std::array<std::byte, blocks * 512> pattern, back;
@@ -125,7 +97,7 @@ TEST_CASE("reading past the end is CHECK CONDITION with ILLEGAL REQUEST, LBA OUT
   for (const target& t : require_disks()) {
     CAPTURE(t.bsg);
     auto bsg = open_rw(t.bsg);
-    const auto cap = sync_wait(ex, read_capacity10(bsg.get()));
+    const auto cap = sync_wait(ex, read_capacity10(&scsi::bsg_command_in, bsg.get()));
     std::array<std::byte, 512> buf{};
     auto r = sync_wait(ex, [&]() -> task<scsi::reply> {
       co_return (co_await scsi::bsg_command_in(bsg.get(), read10(cap.last_lba + 1, 1), buf)).value();
@@ -133,17 +105,8 @@ TEST_CASE("reading past the end is CHECK CONDITION with ILLEGAL REQUEST, LBA OUT
     CHECK(r.status == 0x02);  // CHECK CONDITION
     CHECK(r.host == 0);
     REQUIRE(r.sense_len >= 14);
-    const auto s = r.sense();
-    std::uint8_t key = 0, asc = 0;
-    if ((s[0] & 0x7f) >= 0x72) {  // descriptor format
-      key = s[1] & 0x0f;
-      asc = s[2];
-    } else {  // fixed format
-      key = s[2] & 0x0f;
-      asc = s[12];
-    }
-    CHECK(key == 0x05);  // ILLEGAL REQUEST
-    CHECK(asc == 0x21);  // LOGICAL BLOCK ADDRESS OUT OF RANGE
+    CHECK(sense_key(r.sense()) == 0x05);  // ILLEGAL REQUEST, fixed or descriptor format
+    CHECK(sense_asc(r.sense()) == 0x21);  // LOGICAL BLOCK ADDRESS OUT OF RANGE
   }
 }
 
@@ -193,8 +156,7 @@ TEST_CASE("a registered (fixed) buffer carries the data of READ(10)") {
 TEST_CASE("with_timeout on a BSG command sets its timeout_ms and links no timer") {
   executor ex(ring_options::passthrough());
   auto bsg = open_rw(require_disks().front().bsg);
-  const std::array<std::uint8_t, 6> tur{0, 0, 0, 0, 0, 0};
-  auto op = with_timeout(scsi::bsg_command(bsg.get(), tur), 5s);
+  auto op = with_timeout(scsi::bsg_command(bsg.get(), tur_cdb), 5s);
   CHECK(op.link_timeout == nullptr);
   auto r = sync_wait(ex, [&]() -> task<result<scsi::reply>> { co_return co_await std::move(op); }());
   REQUIRE_MESSAGE(r.has_value(), describe(r.error()));
@@ -204,10 +166,9 @@ TEST_CASE("with_timeout on a BSG command sets its timeout_ms and links no timer"
 TEST_CASE("the transport's own refusals are errnos; a ring without SQE128 is refused before submission") {
   const auto disks = require_disks();
   auto bsg = open_rw(disks.front().bsg);
-  const std::array<std::uint8_t, 6> tur{0, 0, 0, 0, 0, 0};
   {
     executor plain;
-    auto r = sync_wait(plain, [&]() -> task<result<scsi::reply>> { co_return co_await scsi::bsg_command(bsg.get(), tur); }());
+    auto r = sync_wait(plain, [&]() -> task<result<scsi::reply>> { co_return co_await scsi::bsg_command(bsg.get(), tur_cdb); }());
     CHECK(r.error() == errc::sqe128_required);
   }
   executor ex(ring_options::passthrough());
@@ -217,7 +178,7 @@ TEST_CASE("the transport's own refusals are errnos; a ring without SQE128 is ref
   // BIDI does not exist over BSG: a read-only fd is not the point here, but a regular file is not
   // a BSG node: the kernel refuses the uring_cmd itself.
   uc_test::temp_file f;
-  auto bad = sync_wait(ex, [&]() -> task<result<scsi::reply>> { co_return co_await scsi::bsg_command(f.fd.get(), tur); }());
+  auto bad = sync_wait(ex, [&]() -> task<result<scsi::reply>> { co_return co_await scsi::bsg_command(f.fd.get(), tur_cdb); }());
   CHECK_FALSE(bad.has_value());
   MESSAGE("uring_cmd on a regular file: " << describe(bad.error()));
 }

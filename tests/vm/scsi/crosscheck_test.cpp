@@ -6,7 +6,6 @@
 // scsi_debug), found through /sys/class/scsi_device, and gives the tools the same BSG node.
 // Where a device lacks a page or command, both sides must call it unsupported.
 #include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +29,7 @@
 #include <doctest/doctest.h>
 
 #include "host/helpers.hpp"
+#include "support/command.hpp"
 #include "vm/scsi/disks.hpp"
 
 #include <uringcmd/scsi/bsg.hpp>
@@ -119,26 +119,6 @@ bool vpd_returned(const response& r, std::uint8_t page) {
 }
 
 // ---- their side: the tool and its text --------------------------------------------------------
-
-struct tool_run {
-  std::string cmd;
-  int rc = -1;
-  std::string out;  // stdout and stderr
-};
-
-tool_run run_tool(const std::string& cmd) {
-  tool_run t;
-  t.cmd = cmd;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE_MESSAGE(p != nullptr, "popen " << cmd << ": " << std::strerror(errno));
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) t.out.append(buf, n);
-  const int st = ::pclose(p);
-  t.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  REQUIRE_MESSAGE(t.rc != 127, cmd << ": not installed? " << t.out);
-  return t;
-}
 
 std::vector<std::string> lines_of(const std::string& s) {
   std::vector<std::string> out;
@@ -271,37 +251,37 @@ TEST_CASE("sg3_utils: standard INQUIRY fields agree with sg_inq") {
     if (const std::size_t whole = 5 + std::size_t{ours.data[4]}; whole > 36)
       ours = issue(ex, fd.get(), scsi::inquiry(static_cast<std::uint16_t>(std::min<std::size_t>(whole, 255))),
                    std::min<std::size_t>(whole, 255));
-    const tool_run tool = run_tool("sg_inq " + t.bsg);
+    const uc_test::command_result tool = uc_test::run_command("sg_inq " + t.bsg);
     CAPTURE(t.bsg);
-    CAPTURE(tool.out);
+    CAPTURE(tool.output);
     const std::string bytes = hex(ours.data);
     CAPTURE(bytes);
     REQUIRE(ours.good());
-    REQUIRE(tool.rc == 0);
+    REQUIRE(tool.status == 0);
     const auto s = scsi::parse_standard_inquiry(ours.data);
     REQUIRE(s.has_value());
-    CHECK(kv(tool.out, "PQual") == s->peripheral_qualifier);
-    CHECK(kv(tool.out, "PDT") == s->device_type);
-    CHECK(kv(tool.out, "RMB") == int(s->rmb));
-    CHECK(kv(tool.out, "version") == s->version);
-    CHECK(kv(tool.out, "NormACA") == int(s->norm_aca));
-    CHECK(kv(tool.out, "HiSUP") == int(s->hi_sup));
-    CHECK(kv(tool.out, "Resp_data_format") == s->response_data_format);
-    CHECK(kv(tool.out, "length") == 5 + s->additional_length);
-    CHECK(kv(tool.out, "SCCS") == int(s->sccs.value_or(false)));
-    CHECK(kv(tool.out, "ACC") == int(s->acc.value_or(false)));
-    CHECK(kv(tool.out, "TPGS") == int(s->tpgs.value_or(0)));
-    CHECK(kv(tool.out, "3PC") == int(s->three_pc.value_or(false)));
-    CHECK(kv(tool.out, "Protect") == int(s->protect.value_or(false)));
-    CHECK(kv(tool.out, "EncServ") == int(s->enc_serv.value_or(false)));
-    CHECK(kv(tool.out, "MultiP") == int(s->multi_p.value_or(false)));
-    CHECK(kv(tool.out, "CmdQue") == int(s->cmd_que.value_or(false)));
+    CHECK(kv(tool.output, "PQual") == s->peripheral_qualifier);
+    CHECK(kv(tool.output, "PDT") == s->device_type);
+    CHECK(kv(tool.output, "RMB") == int(s->rmb));
+    CHECK(kv(tool.output, "version") == s->version);
+    CHECK(kv(tool.output, "NormACA") == int(s->norm_aca));
+    CHECK(kv(tool.output, "HiSUP") == int(s->hi_sup));
+    CHECK(kv(tool.output, "Resp_data_format") == s->response_data_format);
+    CHECK(kv(tool.output, "length") == 5 + s->additional_length);
+    CHECK(kv(tool.output, "SCCS") == int(s->sccs.value_or(false)));
+    CHECK(kv(tool.output, "ACC") == int(s->acc.value_or(false)));
+    CHECK(kv(tool.output, "TPGS") == int(s->tpgs.value_or(0)));
+    CHECK(kv(tool.output, "3PC") == int(s->three_pc.value_or(false)));
+    CHECK(kv(tool.output, "Protect") == int(s->protect.value_or(false)));
+    CHECK(kv(tool.output, "EncServ") == int(s->enc_serv.value_or(false)));
+    CHECK(kv(tool.output, "MultiP") == int(s->multi_p.value_or(false)));
+    CHECK(kv(tool.output, "CmdQue") == int(s->cmd_que.value_or(false)));
     REQUIRE(s->vendor.has_value());
     REQUIRE(s->product.has_value());
     REQUIRE(s->revision.has_value());
-    CHECK(after(tool.out, "Vendor identification:") == sv_ascii(*s->vendor));
-    CHECK(after(tool.out, "Product identification:") == sv_ascii(*s->product));
-    CHECK(after(tool.out, "Product revision level:") == sv_ascii(*s->revision));
+    CHECK(after(tool.output, "Vendor identification:") == sv_ascii(*s->vendor));
+    CHECK(after(tool.output, "Product identification:") == sv_ascii(*s->product));
+    CHECK(after(tool.output, "Product revision level:") == sv_ascii(*s->revision));
   }
 }
 
@@ -355,18 +335,18 @@ TEST_CASE("sg3_utils: the supported VPD pages (00h) agree with sg_vpd -p sv") {
   for (const target& t : require_disks()) {
     auto fd = open_rw(t.bsg);
     const response ours = vpd_page(ex, fd.get(), scsi::vpd::supported_pages);
-    const tool_run tool = run_tool("sg_vpd -p sv " + t.bsg);
+    const uc_test::command_result tool = uc_test::run_command("sg_vpd -p sv " + t.bsg);
     CAPTURE(t.bsg);
-    CAPTURE(tool.out);
+    CAPTURE(tool.output);
     const std::string bytes = hex(ours.data);
     CAPTURE(bytes);
     REQUIRE(ours.good());
-    REQUIRE(tool.rc == 0);
+    REQUIRE(tool.status == 0);
     const auto sv = scsi::parse_supported_vpd_pages(ours.data);
     REQUIRE(sv.has_value());
     CHECK_FALSE(sv->page.truncated);
     const std::vector<int> mine(sv->codes.begin(), sv->codes.end());
-    const std::vector<int> theirs = tool_supported_pages(tool.out);
+    const std::vector<int> theirs = tool_supported_pages(tool.output);
     CHECK(mine.size() == theirs.size());
     for (std::size_t i = 0; i < std::min(mine.size(), theirs.size()); ++i) {
       CAPTURE(i);
@@ -384,22 +364,22 @@ TEST_CASE("sg3_utils: the unit serial number (80h) agrees with sg_vpd -p sn, or 
     const auto pages = our_supported_pages(ex, fd.get());
     const bool listed = std::find(pages.begin(), pages.end(), 0x80) != pages.end();
     const response ours = vpd_page(ex, fd.get(), scsi::vpd::unit_serial_number);
-    const tool_run tool = run_tool("sg_vpd -p sn " + t.bsg);
-    const tool_run inq = run_tool("sg_inq " + t.bsg);
+    const uc_test::command_result tool = uc_test::run_command("sg_vpd -p sn " + t.bsg);
+    const uc_test::command_result inq = uc_test::run_command("sg_inq " + t.bsg);
     CAPTURE(t.bsg);
-    CAPTURE(tool.out);
+    CAPTURE(tool.output);
     const std::string reply = ours.describe();
     CAPTURE(reply);
     CHECK(vpd_returned(ours, 0x80) == listed);
-    CHECK((tool.rc == 0) == listed);
+    CHECK((tool.status == 0) == listed);
     if (!listed) {
-      CHECK_FALSE(has_line(inq.out, "Unit serial number:"));
+      CHECK_FALSE(has_line(inq.output, "Unit serial number:"));
       continue;
     }
     const auto sn = scsi::parse_unit_serial_number(ours.data);
     REQUIRE(sn.has_value());
-    CHECK(after(tool.out, "Unit serial number:") == sv_ascii(sn->serial));
-    CHECK(after(inq.out, "Unit serial number:") == sv_ascii(sn->serial));  // sg_inq reads 80h too
+    CHECK(after(tool.output, "Unit serial number:") == sv_ascii(sn->serial));
+    CHECK(after(inq.output, "Unit serial number:") == sv_ascii(sn->serial));  // sg_inq reads 80h too
   }
 }
 
@@ -526,13 +506,13 @@ TEST_CASE("sg3_utils: the device identification designators (83h) agree with sg_
   for (const target& t : require_disks()) {
     auto fd = open_rw(t.bsg);
     const response ours = vpd_page(ex, fd.get(), scsi::vpd::device_identification);
-    const tool_run tool = run_tool("sg_vpd -p di " + t.bsg);
+    const uc_test::command_result tool = uc_test::run_command("sg_vpd -p di " + t.bsg);
     CAPTURE(t.bsg);
-    CAPTURE(tool.out);
+    CAPTURE(tool.output);
     const std::string bytes = hex(ours.data);
     CAPTURE(bytes);
     REQUIRE(ours.good());
-    REQUIRE(tool.rc == 0);
+    REQUIRE(tool.status == 0);
     const auto di = scsi::parse_device_identification(ours.data);
     REQUIRE(di.has_value());
     CHECK_FALSE(di->page.truncated);
@@ -543,7 +523,7 @@ TEST_CASE("sg3_utils: the device identification designators (83h) agree with sg_
     std::stable_sort(mine.begin(), mine.end(), [](const scsi::designator& a, const scsi::designator& b) {
       return static_cast<int>(a.association) < static_cast<int>(b.association);
     });
-    const auto theirs = tool_designators(tool.out);
+    const auto theirs = tool_designators(tool.output);
     CHECK(mine.size() == theirs.size());
     for (std::size_t i = 0; i < std::min(mine.size(), theirs.size()); ++i) {
       const scsi::designator& d = mine[i];
@@ -583,26 +563,26 @@ namespace {
 struct vpd_pair {
   bool supported = false;
   response ours;
-  tool_run tool;
+  uc_test::command_result tool;
 };
 
 vpd_pair fetch_both(executor& ex, const target& t, int fd, std::uint8_t code, const std::string& acronym) {
   vpd_pair p;
   const auto pages = our_supported_pages(ex, fd);
-  const tool_run sv = run_tool("sg_vpd -p sv " + t.bsg);
+  const uc_test::command_result sv = uc_test::run_command("sg_vpd -p sv " + t.bsg);
   const bool ours_listed = std::find(pages.begin(), pages.end(), code) != pages.end();
-  const auto tool_pages = tool_supported_pages(sv.out);
+  const auto tool_pages = tool_supported_pages(sv.output);
   const bool tool_listed = std::find(tool_pages.begin(), tool_pages.end(), code) != tool_pages.end();
   p.ours = vpd_page(ex, fd, code);
-  p.tool = run_tool("sg_vpd -p " + acronym + " " + t.bsg);
+  p.tool = uc_test::run_command("sg_vpd -p " + acronym + " " + t.bsg);
   CAPTURE(t.bsg);
-  CAPTURE(p.tool.out);
+  CAPTURE(p.tool.output);
   const std::string reply = p.ours.describe();
   CAPTURE(reply);
   CHECK(ours_listed == tool_listed);
   CHECK(vpd_returned(p.ours, code) == ours_listed);
-  CHECK((p.tool.rc == 0) == tool_listed);
-  p.supported = ours_listed && tool_listed && vpd_returned(p.ours, code) && p.tool.rc == 0;
+  CHECK((p.tool.status == 0) == tool_listed);
+  p.supported = ours_listed && tool_listed && vpd_returned(p.ours, code) && p.tool.status == 0;
   return p;
 }
 }  // namespace
@@ -614,12 +594,12 @@ TEST_CASE("sg3_utils: the block limits (B0h) agree with sg_vpd -p bl, or both ca
     const vpd_pair p = fetch_both(ex, t, fd.get(), scsi::vpd::block_limits, "bl");
     if (!p.supported) continue;
     CAPTURE(t.bsg);
-    CAPTURE(p.tool.out);
+    CAPTURE(p.tool.output);
     const std::string bytes = hex(p.ours.data);
     CAPTURE(bytes);
     const auto bl = scsi::parse_block_limits(p.ours.data);
     REQUIRE(bl.has_value());
-    const std::string& o = p.tool.out;
+    const std::string& o = p.tool.output;
     CHECK(field_after(o, "(WSNZ):", 1) == bl->wsnz);
     CHECK(field_after(o, "Maximum compare and write length:", 8) == bl->maximum_compare_and_write_length);
     CHECK(field_after(o, "Optimal transfer length granularity:", 16) == bl->optimal_transfer_length_granularity);
@@ -649,13 +629,13 @@ TEST_CASE("sg3_utils: the block device characteristics (B1h) agree with sg_vpd -
     const vpd_pair p = fetch_both(ex, t, fd.get(), scsi::vpd::block_device_characteristics, "bdc");
     if (!p.supported) continue;
     CAPTURE(t.bsg);
-    CAPTURE(p.tool.out);
+    CAPTURE(p.tool.output);
     const std::string bytes = hex(p.ours.data);
     CAPTURE(bytes);
     const auto c = scsi::parse_block_device_characteristics(p.ours.data);
     REQUIRE(c.has_value());
     REQUIRE(c->medium_rotation_rate.has_value());
-    const std::string& o = p.tool.out;
+    const std::string& o = p.tool.output;
     const unsigned rate = *c->medium_rotation_rate;
     if (rate == 0)
       CHECK(has_line(o, "Medium rotation rate is not reported"));
@@ -684,12 +664,12 @@ TEST_CASE("sg3_utils: the logical block provisioning page (B2h) agrees with sg_v
     const vpd_pair p = fetch_both(ex, t, fd.get(), scsi::vpd::logical_block_provisioning, "lbpv");
     if (!p.supported) continue;
     CAPTURE(t.bsg);
-    CAPTURE(p.tool.out);
+    CAPTURE(p.tool.output);
     const std::string bytes = hex(p.ours.data);
     CAPTURE(bytes);
     const auto l = scsi::parse_logical_block_provisioning(p.ours.data);
     REQUIRE(l.has_value());
-    const std::string& o = p.tool.out;
+    const std::string& o = p.tool.output;
     CHECK(num_after(o, "(LBPU):") == int(l->lbpu.value_or(false)));
     CHECK(num_after(o, "(LBPWS):") == int(l->lbpws.value_or(false)));
     CHECK(num_after(o, "(LBPWS10):") == int(l->lbpws10.value_or(false)));
@@ -710,20 +690,20 @@ TEST_CASE("sg3_utils: READ CAPACITY(10) agrees with sg_readcap") {
   for (const target& t : require_disks()) {
     auto fd = open_rw(t.bsg);
     const response ours = issue(ex, fd.get(), scsi::read_capacity10(), 8);
-    const tool_run tool = run_tool("sg_readcap " + t.bsg);
+    const uc_test::command_result tool = uc_test::run_command("sg_readcap " + t.bsg);
     CAPTURE(t.bsg);
-    CAPTURE(tool.out);
+    CAPTURE(tool.output);
     const std::string bytes = hex(ours.data);
     CAPTURE(bytes);
     REQUIRE(ours.good());
-    REQUIRE(tool.rc == 0);
+    REQUIRE(tool.status == 0);
     const auto c = scsi::parse_read_capacity10(ours.data);
     REQUIRE(c.has_value());
     REQUIRE_FALSE(c->use_16());
-    CHECK(kv(tool.out, "Last LBA") == c->returned_lba);
-    CHECK(kv(tool.out, "Number of logical blocks") == std::uint64_t{c->returned_lba} + 1);
-    CHECK(kv(tool.out, "Logical block length") == c->block_length);
-    CHECK(num_after(tool.out, "Device size:") == c->total_bytes());
+    CHECK(kv(tool.output, "Last LBA") == c->returned_lba);
+    CHECK(kv(tool.output, "Number of logical blocks") == std::uint64_t{c->returned_lba} + 1);
+    CHECK(kv(tool.output, "Logical block length") == c->block_length);
+    CHECK(num_after(tool.output, "Device size:") == c->total_bytes());
   }
 }
 
@@ -732,27 +712,27 @@ TEST_CASE("sg3_utils: READ CAPACITY(16) agrees with sg_readcap -l") {
   for (const target& t : require_disks()) {
     auto fd = open_rw(t.bsg);
     const response ours = issue(ex, fd.get(), scsi::read_capacity16(32), 32);
-    const tool_run tool = run_tool("sg_readcap -l " + t.bsg);
+    const uc_test::command_result tool = uc_test::run_command("sg_readcap -l " + t.bsg);
     CAPTURE(t.bsg);
-    CAPTURE(tool.out);
+    CAPTURE(tool.output);
     const std::string bytes = hex(ours.data);
     CAPTURE(bytes);
     REQUIRE(ours.good());
-    REQUIRE(tool.rc == 0);
+    REQUIRE(tool.status == 0);
     const auto c = scsi::parse_read_capacity16(ours.data);
     REQUIRE(c.has_value());
-    CHECK(kv(tool.out, "Last LBA") == static_cast<long long>(c->returned_lba));
-    CHECK(kv(tool.out, "Logical block length") == c->block_length);
-    CHECK(kv(tool.out, "prot_en") == int(c->prot_en.value_or(false)));
-    CHECK(kv(tool.out, "p_type") == c->p_type);
-    CHECK(kv(tool.out, "p_i_exponent") == c->p_i_exponent);
-    CHECK(kv(tool.out, "lbpme") == int(c->lbpme.value_or(false)));
-    CHECK(kv(tool.out, "lbprz") == int(c->lbprz.value_or(false)));
-    CHECK(kv(tool.out, "Logical blocks per physical block exponent") == c->logical_blocks_per_physical_exponent);
-    CHECK(kv(tool.out, "Lowest aligned LBA") == c->lowest_aligned_lba);
-    CHECK(num_after(tool.out, "Device size:") == c->total_bytes());
+    CHECK(kv(tool.output, "Last LBA") == static_cast<long long>(c->returned_lba));
+    CHECK(kv(tool.output, "Logical block length") == c->block_length);
+    CHECK(kv(tool.output, "prot_en") == int(c->prot_en.value_or(false)));
+    CHECK(kv(tool.output, "p_type") == c->p_type);
+    CHECK(kv(tool.output, "p_i_exponent") == c->p_i_exponent);
+    CHECK(kv(tool.output, "lbpme") == int(c->lbpme.value_or(false)));
+    CHECK(kv(tool.output, "lbprz") == int(c->lbprz.value_or(false)));
+    CHECK(kv(tool.output, "Logical blocks per physical block exponent") == c->logical_blocks_per_physical_exponent);
+    CHECK(kv(tool.output, "Lowest aligned LBA") == c->lowest_aligned_lba);
+    CHECK(num_after(tool.output, "Device size:") == c->total_bytes());
     // protection_type() is what sg_readcap's p_type means when prot_en is set.
-    CHECK(c->protection_type().has_value() == (kv(tool.out, "prot_en") == 1));
+    CHECK(c->protection_type().has_value() == (kv(tool.output, "prot_en") == 1));
   }
 }
 
@@ -763,19 +743,19 @@ TEST_CASE("sg3_utils: REPORT LUNS agrees with sg_luns") {
   for (const target& t : require_disks()) {
     auto fd = open_rw(t.bsg);
     const response ours = issue(ex, fd.get(), scsi::report_luns(4096), 4096);
-    const tool_run tool = run_tool("sg_luns " + t.bsg);
+    const uc_test::command_result tool = uc_test::run_command("sg_luns " + t.bsg);
     CAPTURE(t.bsg);
-    CAPTURE(tool.out);
+    CAPTURE(tool.output);
     const std::string bytes = hex(ours.data);
     CAPTURE(bytes);
     REQUIRE(ours.good());
-    REQUIRE(tool.rc == 0);
+    REQUIRE(tool.status == 0);
     const auto d = scsi::parse_report_luns(ours.data);
     REQUIRE(d.has_value());
     CHECK_FALSE(d->truncated());
-    CHECK(num_after(tool.out, "Lun list length =") == d->lun_list_length);
+    CHECK(num_after(tool.output, "Lun list length =") == d->lun_list_length);
     std::vector<std::string> theirs;
-    for (const auto& l : lines_of(tool.out)) {
+    for (const auto& l : lines_of(tool.output)) {
       const std::string s = trim(l);
       if (s.size() == 16 && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
         theirs.push_back(s);
@@ -800,26 +780,26 @@ TEST_CASE("sg3_utils: the MODE SENSE(10) caching page (WCE, RCD) agrees with sg_
     const auto cdb = scsi::mode_sense10(scsi::mode_pages::caching, 0, 1024);
     REQUIRE(cdb.has_value());
     const response ours = issue(ex, fd.get(), *cdb, 1024);
-    const tool_run tool = run_tool("sg_modes -p ca " + t.bsg);
+    const uc_test::command_result tool = uc_test::run_command("sg_modes -p ca " + t.bsg);
     CAPTURE(t.bsg);
-    CAPTURE(tool.out);
+    CAPTURE(tool.output);
     const std::string bytes = hex(ours.data);
     CAPTURE(bytes);
     REQUIRE(ours.good());
-    REQUIRE(tool.rc == 0);
-    REQUIRE(has_line(tool.out, "from MODE SENSE(10)"));
+    REQUIRE(tool.status == 0);
+    REQUIRE(has_line(tool.output, "from MODE SENSE(10)"));
     const auto m = scsi::parse_mode_sense10(ours.data);
     REQUIRE(m.has_value());
     CHECK_FALSE(m->truncated);
     // sg_modes prints the whole length, MODE DATA LENGTH plus its own 2 bytes (md_len = be16 + 2).
-    CHECK(kv(tool.out, "Mode data length") == m->header.mode_data_length + 2);
-    CHECK(kv(tool.out, "medium type") == m->header.medium_type);
-    CHECK(kv(tool.out, "WP") == int(m->header.wp()));
-    CHECK(kv(tool.out, "DpoFua") == int(m->header.dpofua()));
-    CHECK(kv(tool.out, "longlba") == int(m->header.longlba));
-    CHECK(kv(tool.out, "Block descriptor length") == m->header.block_descriptor_length);
+    CHECK(kv(tool.output, "Mode data length") == m->header.mode_data_length + 2);
+    CHECK(kv(tool.output, "medium type") == m->header.medium_type);
+    CHECK(kv(tool.output, "WP") == int(m->header.wp()));
+    CHECK(kv(tool.output, "DpoFua") == int(m->header.dpofua()));
+    CHECK(kv(tool.output, "longlba") == int(m->header.longlba));
+    CHECK(kv(tool.output, "Block descriptor length") == m->header.block_descriptor_length);
     // The block descriptor sg_modes dumps, decoded as SBC short LBA format.
-    const auto bd = hex_section(tool.out, "> Direct access device block descriptors");
+    const auto bd = hex_section(tool.output, "> Direct access device block descriptors");
     const std::vector<std::uint8_t> our_bd(m->block_descriptor_bytes.begin(), m->block_descriptor_bytes.end());
     CHECK(bd == our_bd);
     if (!m->header.longlba && bd.size() >= 8) {
@@ -831,7 +811,7 @@ TEST_CASE("sg3_utils: the MODE SENSE(10) caching page (WCE, RCD) agrees with sg_
     }
     const auto page = m->find_page(scsi::mode_pages::caching);
     REQUIRE(page.has_value());
-    const auto theirs = hex_section(tool.out, ">> Caching");
+    const auto theirs = hex_section(tool.output, ">> Caching");
     const std::vector<std::uint8_t> mine(page->bytes.begin(), page->bytes.end());
     CHECK(mine == theirs);
     REQUIRE(theirs.size() >= 3);
@@ -852,18 +832,18 @@ TEST_CASE("sg3_utils: REPORT SUPPORTED OPERATION CODES agrees with sg_opcodes, o
   for (const target& t : require_disks()) {
     auto fd = open_rw(t.bsg);
     const response ours = issue(ex, fd.get(), scsi::report_supported_opcodes(8192), 8192);
-    const tool_run tool = run_tool("sg_opcodes " + t.bsg);
+    const uc_test::command_result tool = uc_test::run_command("sg_opcodes " + t.bsg);
     CAPTURE(t.bsg);
-    CAPTURE(tool.out);
+    CAPTURE(tool.output);
     const std::string reply = ours.describe();
     CAPTURE(reply);
-    CHECK(ours.good() == (tool.rc == 0));
+    CHECK(ours.good() == (tool.status == 0));
     if (!ours.good()) {
       CHECK(ours.illegal_request());
-      CHECK(has_line(tool.out, "Illegal request"));
+      CHECK(has_line(tool.output, "Illegal request"));
       continue;
     }
-    if (tool.rc != 0) continue;
+    if (tool.status != 0) continue;
     const auto a = scsi::parse_all_commands_report(ours.data);
     REQUIRE(a.has_value());
     CHECK_FALSE(a->truncated);
@@ -874,7 +854,7 @@ TEST_CASE("sg3_utils: REPORT SUPPORTED OPERATION CODES agrees with sg_opcodes, o
       mine.emplace_back(d.opcode, d.servactv ? int(d.service_action) : -1, int(d.cdb_length));
     std::vector<row> theirs;
     bool table = false;
-    for (const auto& l : lines_of(tool.out)) {
+    for (const auto& l : lines_of(tool.output)) {
       if (l.rfind("-----", 0) == 0) {
         table = true;
         continue;

@@ -148,3 +148,25 @@ TEST_CASE("scsi::device over the sg fallback behaves the same: data, capacity an
     CHECK(past.details()->sense_data->asc == 0x21);
   }
 }
+
+TEST_CASE("scsi::device picks BSG io_uring where the kernel has it (7.1+); before, forcing it is the feature's named error") {
+  executor ex(ring_options::passthrough());
+  const auto n = disks().front();
+  const bool kernel_has_bsg_uring = !kernel_predates(feature::bsg_uring_cmd);
+  auto picked = sync_wait(ex, scsi::device::open(n.bsg));
+  REQUIRE_MESSAGE(picked.has_value(), picked.describe());
+  CHECK(picked->which() == (kernel_has_bsg_uring ? scsi::transport::bsg_uring : scsi::transport::sg_async));
+
+  scsi::device_options o;
+  o.force = scsi::transport::bsg_uring;
+  auto forced = sync_wait(ex, scsi::device::open(n.bsg, o));
+  MESSAGE("forced onto BSG io_uring: " << (forced ? "opened" : forced.describe()));
+  if (kernel_has_bsg_uring) {
+    CHECK(forced.has_value());
+  } else {
+    REQUIRE_FALSE(forced.has_value());
+    CHECK(forced.error() == feature::bsg_uring_cmd);
+    CHECK(forced.error() == std::errc::operation_not_supported);  // what callers of the bare errno test
+    CHECK(forced.describe().find("SCSI BSG uring_cmd: needs Linux 7.1") != std::string::npos);
+  }
+}

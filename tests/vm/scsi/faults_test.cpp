@@ -17,6 +17,7 @@
 #include <doctest/doctest.h>
 
 #include "host/helpers.hpp"
+#include "support/command.hpp"
 #include "vm/scsi/disks.hpp"
 
 #include <uringcmd/scsi/device.hpp>
@@ -38,8 +39,10 @@ std::vector<scsi::transport> transports(executor& ex, const uc_test::scsi_disk& 
   std::vector<scsi::transport> out{scsi::transport::sg_async};
   auto probe = sync_wait(ex, scsi::device::open(d.bsg));
   REQUIRE_MESSAGE(probe.has_value(), probe.describe());
-  if (probe->which() == scsi::transport::bsg_uring) out.insert(out.begin(), scsi::transport::bsg_uring);
-  else MESSAGE("this kernel has no BSG io_uring (Linux 7.1+): the sg fallback only");
+  const bool bsg = probe->which() == scsi::transport::bsg_uring;
+  CHECK(bsg == !kernel_predates(feature::bsg_uring_cmd));  // a kernel that has it must not fall back
+  if (bsg) out.insert(out.begin(), scsi::transport::bsg_uring);
+  else MESSAGE(feature_message(feature::bsg_uring_cmd) << ": the sg fallback only");
   return out;
 }
 
@@ -56,15 +59,6 @@ scsi::device open_ready(executor& ex, const uc_test::scsi_disk& d, scsi::transpo
   for (int i = 0; i < 4 && !ready; ++i) ready = sync_wait(ex, dev->test_unit_ready()).has_value();
   REQUIRE(ready);
   return std::move(dev).value();
-}
-
-std::string run_text(const std::string& cmd) {
-  std::string out;
-  std::unique_ptr<FILE, int (*)(FILE*)> p(::popen(cmd.c_str(), "r"), ::pclose);
-  REQUIRE(p);
-  char buf[256];
-  while (std::fgets(buf, sizeof buf, p.get())) out += buf;
-  return out;
 }
 
 }  // namespace
@@ -116,7 +110,7 @@ TEST_CASE("a scsi_debug disk over 2 TiB: READ CAPACITY(16) and READ(16)/WRITE(16
     CHECK(cap->blocks() > (1ULL << 32));
     CHECK(cap->bytes() == blocks * 512);
     // sg3_utils reads the same capacity.
-    const std::string readcap = run_text("sg_readcap --long " + d.sg + " 2>&1");
+    const std::string readcap = uc_test::command_output("sg_readcap --long " + d.sg);
     CHECK_MESSAGE(readcap.find("Last LBA=" + std::to_string(blocks - 1)) != std::string::npos, readcap);
 
     // Written at 2^32 + 100 with WRITE(16) (read()/write() pick the CDB by LBA)...
@@ -240,7 +234,7 @@ TEST_CASE("REPORT LUNS, MODE SENSE and a raw CDB through scsi::device") {
     REQUIRE(page.has_value());
     const auto ca = scsi::decode_caching_page(*page);
     REQUIRE(ca.has_value());
-    const std::string cache_type = run_text("cat /sys/class/scsi_disk/" + d.hctl + "/cache_type");
+    const std::string cache_type = uc_test::command_output("cat /sys/class/scsi_disk/" + d.hctl + "/cache_type");
     CHECK_MESSAGE(ca->wce == (cache_type.find("write back") != std::string::npos), cache_type);
     // A page the device does not have: ILLEGAL REQUEST, INVALID FIELD IN CDB.
     auto none = sync_wait(ex, dev.mode_sense(0x2a, buf));

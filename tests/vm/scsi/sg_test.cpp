@@ -2,8 +2,8 @@
 // sg_command through the sg driver's v3 interface (write/read of sg_io_hdr on /dev/sgN, driven by
 // the ring) on the guest's two SCSI targets (QEMU's virtio-scsi disk and scsi_debug): the
 // fallback for kernels without BSG io_uring. Runs INSIDE the test VM (vm.scsi.sg on the default
-// kernel, vm.scsi.sg.linux-6.12 on 6.12). The CDBs are written out by hand from SPC/SBC here,
-// independently of the library's CDB builders.
+// kernel, vm.scsi.sg.linux-6.12 and -6.1 on the older ones). The CDBs are written out by hand from
+// SPC/SBC (cdb_helpers.hpp), independently of the library's CDB builders.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +24,7 @@
 #include <doctest/doctest.h>
 
 #include "host/helpers.hpp"
+#include "vm/scsi/cdb_helpers.hpp"
 #include "vm/scsi/disks.hpp"
 #include "support/skip.hpp"
 
@@ -41,6 +42,7 @@ namespace {
 
 using target = uc_test::scsi_disk;
 using uc_test::require_disks;
+using namespace uc_test::cdb;
 using uc_test::require_scsi_debug;
 
 // Opens and prepares an sg node (O_RDWR: write() queues the commands).
@@ -58,39 +60,6 @@ unique_fd open_block(const target& t) {
   REQUIRE_MESSAGE(fd.get() >= 0, "open " << t.block << ": " << std::strerror(errno));
   return fd;
 }
-
-std::array<std::uint8_t, 10> read10(std::uint32_t lba, std::uint16_t blocks) {  // SBC-4 READ(10)
-  return {0x28, 0, std::uint8_t(lba >> 24), std::uint8_t(lba >> 16), std::uint8_t(lba >> 8), std::uint8_t(lba), 0,
-          std::uint8_t(blocks >> 8), std::uint8_t(blocks), 0};
-}
-std::array<std::uint8_t, 10> write10(std::uint32_t lba, std::uint16_t blocks) {  // SBC-4 WRITE(10)
-  auto c = read10(lba, blocks);
-  c[0] = 0x2a;
-  return c;
-}
-constexpr std::array<std::uint8_t, 6> tur_cdb{0x00, 0, 0, 0, 0, 0};   // SPC-6 TEST UNIT READY
-constexpr std::array<std::uint8_t, 6> inq_cdb{0x12, 0, 0, 0, 96, 0};  // SPC-6 INQUIRY, 96 bytes
-
-struct capacity {
-  std::uint32_t last_lba;
-  std::uint32_t block_size;
-};
-
-task<capacity> read_capacity10(int fd) {  // SBC-4 READ CAPACITY(10)
-  const std::array<std::uint8_t, 10> cdb{0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-  std::array<std::byte, 8> data{};
-  auto r = co_await scsi::sg_command_in(fd, cdb, data);
-  REQUIRE(r.has_value());
-  REQUIRE(r->good());
-  auto be32 = [&](std::size_t o) {
-    return std::uint32_t(data[o]) << 24 | std::uint32_t(data[o + 1]) << 16 | std::uint32_t(data[o + 2]) << 8 |
-           std::uint32_t(data[o + 3]);
-  };
-  co_return capacity{be32(0), be32(4)};
-}
-
-std::uint8_t sense_key(std::span<const std::uint8_t> s) { return (s[0] & 0x7f) >= 0x72 ? s[1] & 0x0f : s[2] & 0x0f; }
-std::uint8_t sense_asc(std::span<const std::uint8_t> s) { return (s[0] & 0x7f) >= 0x72 ? s[2] : s[12]; }
 
 }  // namespace
 
@@ -121,7 +90,7 @@ TEST_CASE("data written through the block device reads back through READ(10) ove
     CAPTURE(t.sg);
     auto sg = open_sg(t);
     auto blk = open_block(t);
-    const auto cap = sync_wait(ex, read_capacity10(sg.get()));
+    const auto cap = sync_wait(ex, read_capacity10(&scsi::sg_command_in, sg.get()));
     REQUIRE(cap.block_size == 512);
     constexpr std::uint32_t lba = 100, blocks = 8;
     alignas(4096) static std::array<std::byte, blocks * 512> pattern, back;
@@ -154,7 +123,7 @@ TEST_CASE("reading past the end over sg is CHECK CONDITION with ILLEGAL REQUEST,
   for (const target& t : require_disks()) {
     CAPTURE(t.sg);
     auto sg = open_sg(t);
-    const auto cap = sync_wait(ex, read_capacity10(sg.get()));
+    const auto cap = sync_wait(ex, read_capacity10(&scsi::sg_command_in, sg.get()));
     std::array<std::byte, 512> buf{};
     auto r = sync_wait(ex, [&]() -> task<scsi::reply> {
       co_return (co_await scsi::sg_command_in(sg.get(), read10(cap.last_lba + 1, 1), buf)).value();

@@ -221,6 +221,14 @@ if want errors; then
       "$TOOL" add -t loop -f "$TMP/mode.img" --size 16M --mode "$mode"
   done
   refused "a loop file that cannot be opened is named" 'ENOENT|No such file' "$TOOL" add -t loop -f /nonexistent/dir/x.img
+  refused "--cpus with a CPU this process may not use is named" 'queue 1: CPU 1000 is not one this process may run on' \
+    "$TOOL" add -t null --size 16M -q 2 --cpus 0,1000
+  if add -t null --size 16M -q 2 --cpus 1,1; then
+    ok "--cpus 1,1 pins both queue threads (ublk${ID}q0, q1) to CPU 1" sh -c "
+      for t in /proc/$PID/task/*; do grep -q '^ublk${ID}q' \$t/comm && grep Cpus_allowed_list \$t/status; done |
+        grep -c '[[:space:]]1\$' | grep -qx 2"
+    del "$ID"
+  fi
   nothing_left "refused commands"
 fi
 

@@ -4,10 +4,12 @@
 // fail by name), checked by fio's crc32c verification, blkdiscard and plain O_DIRECT reads; user
 // recovery after the serving process is SIGKILLed; stops from outside. Runs INSIDE the test VM.
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <fstream>
@@ -57,6 +59,7 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
+// The driver's node: Debian's 6.1 builds no ublk_drv (the probe cannot tell a driver's presence).
 bool have_ublk() { return fs::exists("/dev/ublk-control"); }
 
 struct ctl_fixture {
@@ -107,10 +110,21 @@ bool all_zero(const unsigned char* b, std::size_t n) {
   return true;
 }
 
+/// The device options the cases start from: `size` bytes, `depth` tags per queue, requests of up
+/// to `max_io` bytes, `queues` queues.
+ublk::device_options options(std::uint64_t size, std::uint16_t depth, std::uint32_t max_io, std::uint16_t queues = 1) {
+  ublk::device_options o;
+  o.queues = queues;
+  o.depth = depth;
+  o.max_io_bytes = max_io;
+  o.size = size;
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("ublk: the kernel's features are reported and named") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   ctl_fixture f;
   auto r = sync_wait(f.ex, f.ctl.features());
   REQUIRE_MESSAGE(r, describe(r.error()));
@@ -121,7 +135,7 @@ TEST_CASE("ublk: the kernel's features are reported and named") {
 }
 
 TEST_CASE("ublk: ADD_DEV is confirmed by GET_DEV_INFO and DEL_DEV removes the device without a trace") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   ctl_fixture f;
   ublk::ctrl_dev_info want;
   want.nr_hw_queues = 2;
@@ -161,7 +175,7 @@ TEST_CASE("ublk: ADD_DEV is confirmed by GET_DEV_INFO and DEL_DEV removes the de
 }
 
 TEST_CASE("ublk: DEL_DEV of an unknown ID, a second ADD_DEV of one ID and a missing feature are named errors") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   ctl_fixture f;
   auto bad = sync_wait(f.ex, f.ctl.del(987654));
   REQUIRE_FALSE(bad);
@@ -246,11 +260,7 @@ std::unique_ptr<ublk::device<Target>> start_in_mode(Target& tgt, ublk::device_op
 void ram_fio_verify(std::uint16_t queues, ublk::data_mode mode) {
   CAPTURE(ublk::to_string(mode));
   ublk::ram_target ram(32 << 20);
-  ublk::device_options o;
-  o.queues = queues;
-  o.depth = 32;
-  o.max_io_bytes = 128 << 10;
-  o.size = ram.size();
+  ublk::device_options o = options(ram.size(), 32, 128 << 10, queues);
   auto dev = start_in_mode(ram, o, mode);
   if (!dev) return;
   CHECK(dev->info().nr_hw_queues == queues);
@@ -267,24 +277,21 @@ void ram_fio_verify(std::uint16_t queues, ublk::data_mode mode) {
 }  // namespace
 
 TEST_CASE("ublk: a RAM device with 1 queue passes fio's crc32c verification in every data mode the kernel offers") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   for (ublk::data_mode m : forced_modes) ram_fio_verify(1, m);
 }
 
 TEST_CASE("ublk: a RAM device with 2 queues passes fio's crc32c verification in every data mode the kernel offers") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   for (ublk::data_mode m : forced_modes) ram_fio_verify(2, m);
 }
 
 TEST_CASE("ublk: zero copy falls back to registering the pages itself when the kernel could not, and data stays intact") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   const auto zc = ublk::select_mode(ublk::data_mode::zero_copy, kernel_features(), true);
   UC_REQUIRE_KERNEL_FEATURE(zc.has_value(), "ublk zero copy (UBLK_F_AUTO_BUF_REG)", "6.16");
   ublk::ram_target ram(16 << 20);
-  ublk::device_options o;
-  o.depth = 16;
-  o.max_io_bytes = 128 << 10;
-  o.size = ram.size();
+  ublk::device_options o = options(ram.size(), 16, 128 << 10);
   o.mode = ublk::data_mode::zero_copy;
   o.force_zero_copy_fallback = true;
   auto dev = ublk::device<ublk::ram_target>::start(ram, o);
@@ -299,15 +306,12 @@ TEST_CASE("ublk: zero copy falls back to registering the pages itself when the k
 }
 
 TEST_CASE("ublk: best mode is zero copy for targets with handle_fixed where the kernel has AUTO_BUF_REG, else copy") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   const auto mask = kernel_features();
   const std::uint64_t zc_flags = ublk::mode_flags(ublk::data_mode::zero_copy);
   const bool zc = mask && (*mask & zc_flags) == zc_flags;
   ublk::ram_target ram(4 << 20);
-  ublk::device_options o;
-  o.depth = 4;
-  o.max_io_bytes = 64 << 10;
-  o.size = ram.size();
+  ublk::device_options o = options(ram.size(), 4, 64 << 10);
   auto dev = ublk::device<ublk::ram_target>::start(ram, o);
   CHECK(dev->mode() == (zc ? ublk::data_mode::zero_copy : ublk::data_mode::copy));
   MESSAGE("best mode for the RAM target here: " << ublk::to_string(dev->mode()));
@@ -315,12 +319,9 @@ TEST_CASE("ublk: best mode is zero copy for targets with handle_fixed where the 
 }
 
 TEST_CASE("ublk: discard and write-zeroes on a RAM device read back as zeros") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   ublk::ram_target ram(8 << 20);
-  ublk::device_options o;
-  o.depth = 8;
-  o.max_io_bytes = 64 << 10;
-  o.size = ram.size();
+  ublk::device_options o = options(ram.size(), 8, 64 << 10);
   auto dev = ublk::device<ublk::ram_target>::start(ram, o);
   // Closed before the device stops even when a REQUIRE fails: DEL_DEV waits for the last opener.
   uc_test::unique_fd fd_guard(::open(dev->block_path().c_str(), O_RDWR | O_DIRECT | O_CLOEXEC));
@@ -350,10 +351,7 @@ namespace {
 void null_serves_without_allocating(ublk::data_mode mode) {
   CAPTURE(ublk::to_string(mode));
   ublk::null_target null;
-  ublk::device_options o;
-  o.depth = 16;
-  o.max_io_bytes = 128 << 10;
-  o.size = 1ull << 30;
+  ublk::device_options o = options(1ull << 30, 16, 128 << 10);
   auto dev = start_in_mode(null, o, mode);
   if (!dev) return;
   // fio's report goes to a file, so that nothing in this process allocates while it runs except
@@ -383,20 +381,16 @@ void null_serves_without_allocating(ublk::data_mode mode) {
 }  // namespace
 
 TEST_CASE("ublk: a null device serves fio's random reads and writes in every data mode without allocating per request") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   for (ublk::data_mode m : forced_modes) null_serves_without_allocating(m);
 }
 
 TEST_CASE("ublk: in batch mode one COMMIT_IO_CMDS returns several requests, and data stays intact on 2 queues") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   const auto batch = ublk::select_mode(ublk::data_mode::batch, kernel_features(), false);
   UC_REQUIRE_KERNEL_FEATURE(batch.has_value(), "ublk batch I/O (UBLK_F_BATCH_IO)", "7.0");
   ublk::ram_target ram(16 << 20);
-  ublk::device_options o;
-  o.queues = 2;
-  o.depth = 64;
-  o.max_io_bytes = 128 << 10;
-  o.size = ram.size();
+  ublk::device_options o = options(ram.size(), 64, 128 << 10, 2);
   o.mode = ublk::data_mode::batch;
   auto dev = ublk::device<ublk::ram_target>::start(ram, o);
   CHECK(dev->mode() == ublk::data_mode::batch);
@@ -415,13 +409,9 @@ TEST_CASE("ublk: in batch mode one COMMIT_IO_CMDS returns several requests, and 
 }
 
 TEST_CASE("ublk: stopping an idle device shuts down in order and leaves nothing behind") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   ublk::ram_target ram(4 << 20);
-  ublk::device_options o;
-  o.queues = 2;
-  o.depth = 4;
-  o.max_io_bytes = 64 << 10;
-  o.size = ram.size();
+  ublk::device_options o = options(ram.size(), 4, 64 << 10, 2);
   auto dev = ublk::device<ublk::ram_target>::start(ram, o);
   const std::uint32_t id = dev->id();
   CHECK(fs::exists(dev->block_path()));
@@ -437,12 +427,9 @@ TEST_CASE("ublk: stopping an idle device shuts down in order and leaves nothing 
 }
 
 TEST_CASE("ublk: a control command past its deadline fails with ETIMEDOUT and the device still goes away") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   ublk::ram_target ram(4 << 20);
-  ublk::device_options o;
-  o.depth = 4;
-  o.max_io_bytes = 64 << 10;
-  o.size = ram.size();
+  ublk::device_options o = options(ram.size(), 4, 64 << 10);
   o.control_timeout = std::chrono::milliseconds(500);
   auto dev = ublk::device<ublk::ram_target>::start(ram, o);
   const std::uint32_t id = dev->id();
@@ -468,7 +455,7 @@ TEST_CASE("ublk: a control command past its deadline fails with ETIMEDOUT and th
 }
 
 TEST_CASE("ublk: a queue that fetched for a device that never started ends on STOP_DEV") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   ctl_fixture f;
   ublk::ctrl_dev_info want;
   want.nr_hw_queues = 1;
@@ -542,11 +529,7 @@ std::pair<pid_t, std::uint32_t> serve_in_child(ublk::ram_target& ram, ublk::devi
 void recovers_after_sigkill(ublk::recovery_mode recovery) {
   CAPTURE(ublk::to_string(recovery));
   ublk::ram_target ram(16 << 20);
-  ublk::device_options o;
-  o.queues = 2;
-  o.depth = 16;
-  o.max_io_bytes = 128 << 10;
-  o.size = ram.size();
+  ublk::device_options o = options(ram.size(), 16, 128 << 10, 2);
   o.recovery = recovery;
   if (auto ok = ublk::check_recovery(recovery, kernel_features()); !ok) {
     o.id = 91;
@@ -597,22 +580,19 @@ void recovers_after_sigkill(ublk::recovery_mode recovery) {
 }  // namespace
 
 TEST_CASE("ublk: a device with reissue recovery keeps its data across a SIGKILL of its server and device::recover") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   recovers_after_sigkill(ublk::recovery_mode::reissue);
 }
 
 TEST_CASE("ublk: a device with fail-io recovery fails I/O while its server is dead and serves again after recover") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   recovers_after_sigkill(ublk::recovery_mode::fail_io);
 }
 
 TEST_CASE("ublk: recover refuses a device that was added without recovery, and leaves it alone") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   ublk::ram_target ram(4 << 20);
-  ublk::device_options o;
-  o.depth = 4;
-  o.max_io_bytes = 64 << 10;
-  o.size = ram.size();
+  ublk::device_options o = options(ram.size(), 4, 64 << 10);
   auto dev = ublk::device<ublk::ram_target>::start(ram, o);
   ublk::ram_target other(4 << 20);
   std::error_code err;
@@ -631,13 +611,9 @@ TEST_CASE("ublk: recover refuses a device that was added without recovery, and l
 }
 
 TEST_CASE("ublk: wait returns when another process deletes the device, and stop then finds nothing to do") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   ublk::ram_target ram(4 << 20);
-  ublk::device_options o;
-  o.queues = 2;
-  o.depth = 4;
-  o.max_io_bytes = 64 << 10;
-  o.size = ram.size();
+  ublk::device_options o = options(ram.size(), 4, 64 << 10, 2);
   auto dev = ublk::device<ublk::ram_target>::start(ram, o);
   const std::uint32_t id = dev->id();
   auto outside = std::async(std::launch::async, [id] {
@@ -654,12 +630,9 @@ TEST_CASE("ublk: wait returns when another process deletes the device, and stop 
 }
 
 TEST_CASE("ublk: request_stop from another thread ends wait, and stop deletes the device") {
-  if (!have_ublk()) UC_SKIP("no /dev/ublk-control (run in the VM: scripts/vm run)");
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   ublk::ram_target ram(4 << 20);
-  ublk::device_options o;
-  o.depth = 4;
-  o.max_io_bytes = 64 << 10;
-  o.size = ram.size();
+  ublk::device_options o = options(ram.size(), 4, 64 << 10);
   auto dev = ublk::device<ublk::ram_target>::start(ram, o);
   const std::uint32_t id = dev->id();
   std::thread signal_thread([&] { dev->request_stop(); });
@@ -674,4 +647,78 @@ TEST_CASE("ublk: request_stop from another thread ends wait, and stop deletes th
   dev->stop();
   CHECK_FALSE(dev->queue_error());
   check_gone(id);
+}
+
+namespace {
+/// The Cpus_allowed_list of this process's thread named `name` ("" when there is none).
+std::string thread_cpus(const std::string& name) {
+  for (const auto& t : fs::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(t.path() / "comm");
+    std::string c;
+    std::getline(comm, c);
+    if (c != name) continue;
+    std::ifstream status(t.path() / "status");
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("Cpus_allowed_list:", 0) == 0) return line.substr(line.find_first_not_of(" \t", 18));
+  }
+  return {};
+}
+
+std::unique_ptr<ublk::device<ublk::null_target>> start_two_queues(ublk::null_target& t, std::vector<int> cpus,
+                                                                 std::uint32_t id = ~0u) {
+  ublk::device_options o = options(16 << 20, 4, 64 << 10, 2);
+  o.id = id;
+  o.queue_cpus = std::move(cpus);
+  return ublk::device<ublk::null_target>::start(t, o);
+}
+
+/// Each queue thread of `dev` is pinned to exactly the CPU its plan says.
+void check_threads_follow_plan(const ublk::device<ublk::null_target>& dev) {
+  REQUIRE(dev.queue_cpus().size() == 2);
+  for (std::uint16_t q = 0; q < 2; ++q) {
+    const std::string name = "ublk" + std::to_string(dev.id()) + "q" + std::to_string(q);
+    CAPTURE(name);
+    CHECK(thread_cpus(name) == std::to_string(dev.queue_cpus()[q]));
+  }
+}
+}  // namespace
+
+TEST_CASE("ublk: each queue thread is pinned to a CPU of its kernel affinity set, a different one per queue, or to the user's map") {
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
+  cpu_set_t allowed;
+  REQUIRE(::sched_getaffinity(0, sizeof allowed, &allowed) == 0);
+  if (CPU_COUNT(&allowed) < 2 || !CPU_ISSET(0, &allowed) || !CPU_ISSET(1, &allowed))
+    UC_SKIP("needs CPUs 0 and 1 (the VM has 2)");
+  ublk::null_target t;
+  {
+    auto dev = start_two_queues(t, {});
+    for (std::uint16_t q = 0; q < 2; ++q) {
+      auto set = sync_wait(dev->control_executor(), dev->ctrl().queue_affinity(dev->id(), q));
+      REQUIRE_MESSAGE(set, describe(set.error()));
+      CAPTURE(q);
+      CHECK(std::find(set->begin(), set->end(), dev->queue_cpus()[q]) != set->end());
+    }
+    CHECK(dev->queue_cpus()[0] != dev->queue_cpus()[1]);  // 2 CPUs, 2 queues: one each
+    check_threads_follow_plan(*dev);
+    fio_ok("--name=r --filename=" + dev->block_path() + " --rw=randread --bs=4k --iodepth=8 --direct=1"
+           " --ioengine=io_uring --size=4M --numjobs=2");
+    dev->stop();
+    CHECK_FALSE(dev->queue_error());
+  }
+  {
+    auto dev = start_two_queues(t, {1, 1});  // the user's map may put queues together
+    CHECK(dev->queue_cpus() == std::vector<int>{1, 1});
+    check_threads_follow_plan(*dev);
+    dev->stop();
+  }
+  const int absent = CPU_SETSIZE - 1;  // no VM has it
+  std::string what;
+  try {
+    (void)start_two_queues(t, {0, absent}, 91);
+  } catch (const std::system_error& e) {
+    what = e.what();
+    CHECK(e.code() == std::errc::invalid_argument);
+  }
+  CHECK(what.find("queue 1: CPU " + std::to_string(absent) + " is not one this process may run on") != std::string::npos);
+  check_gone(91);
 }

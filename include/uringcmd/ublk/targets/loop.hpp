@@ -16,9 +16,10 @@
 //
 // handle_fixed() serves a zero-copy request: the request's pages are the ring's registered buffer
 // `buf_index`, read and written with READ_FIXED/WRITE_FIXED at offsets within that buffer.
-// The backing fd is a plain fd shared by every queue (registering it in each queue's ring would
-// save a file reference per I/O, but the queue owns its ring and the target does not see it).
-// Safe from several queues: the fd is shared, the fallback memory is atomic.
+// The backing file is a file_target file (target.hpp): every queue registers it in its ring, and
+// each op names it there (backing()), saving the kernel a file lookup per I/O; the target's ops
+// therefore run only on a queue's ring. Safe from several queues: each queue ring has its own
+// registration of the one fd, the fallback memory is atomic.
 #pragma once
 
 #include <fcntl.h>
@@ -41,6 +42,7 @@
 #include <utility>
 
 #include <uringcmd/error.hpp>
+#include <uringcmd/fd.hpp>
 #include <uringcmd/io_op.hpp>
 #include <uringcmd/ops.hpp>
 #include <uringcmd/task.hpp>
@@ -75,6 +77,8 @@ class loop_target {
   const std::string& path() const noexcept { return path_; }
   std::uint64_t size() const noexcept { return size_; }
   int fd() const noexcept { return fd_; }
+  /// The backing file, which each queue registers at first_target_file (file_target).
+  std::span<const int> files() const noexcept { return {&fd_, 1}; }
   /// True when I/O bypasses the page cache (O_DIRECT).
   bool direct() const noexcept { return direct_; }
   bool block_device() const noexcept { return block_device_; }
@@ -125,7 +129,7 @@ class loop_target {
     const auto addr = reinterpret_cast<std::uintptr_t>(base);
     std::uint64_t done = 0;
     while (done < req.bytes) {
-      auto r = co_await transfer_op(opcode, fd_, reinterpret_cast<const void*>(addr + done), req.bytes - done,
+      auto r = co_await transfer_op(opcode, backing(), reinterpret_cast<const void*>(addr + done), req.bytes - done,
                                     req.offset + done, buf_index);
       if (!r) co_return to_errno(r.error());
       if (*r == 0) co_return -EIO;  // end of file inside the device: the backing file shrank
@@ -135,7 +139,7 @@ class loop_target {
   }
 
   task<int> sync() {
-    auto r = co_await fsync(fd_, true);
+    auto r = co_await fsync(backing(), true);
     co_return r ? 0 : to_errno(r.error());
   }
 
@@ -161,7 +165,7 @@ class loop_target {
 
   // 0, an error, or -EOPNOTSUPP after noting in `refused` that this file cannot do `mode`.
   task<int> try_fallocate(int mode, io_request req, std::atomic<bool>& refused) {
-    auto r = co_await fallocate(fd_, mode, req.offset, req.bytes);
+    auto r = co_await fallocate(backing(), mode, req.offset, req.bytes);
     if (r) co_return 0;
     const int e = to_errno(r.error());
     if (e == -EOPNOTSUPP) refused.store(true, std::memory_order_relaxed);
@@ -172,13 +176,16 @@ class loop_target {
     alignas(4096) static const std::byte zeros[64 << 10] = {};
     for (std::uint64_t done = 0; done < req.bytes;) {
       const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof zeros, req.bytes - done));
-      auto r = co_await write(fd_, std::span<const std::byte>(zeros, n), req.offset + done);
+      auto r = co_await write(backing(), std::span<const std::byte>(zeros, n), req.offset + done);
       if (!r) co_return to_errno(r.error());
       if (*r == 0) co_return -EIO;
       done += *r;
     }
     co_return 0;
   }
+
+  /// The backing file in the queue ring's file table.
+  static fd_ref backing() noexcept { return fixed_file(first_target_file); }
 
   std::uint64_t probe_size(std::uint64_t want) {
     struct stat st;

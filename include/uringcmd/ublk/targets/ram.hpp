@@ -8,7 +8,8 @@
 // The memory is a memfd mapped shared, for two reasons: zero copy (handle_fixed) moves the data
 // with READ_FIXED/WRITE_FIXED against the memfd, so the bytes never pass through user space; and
 // the mapping survives fork(), so a child process can serve the disk and a parent that recovers
-// the device after the child died still has the data (the recovery test does this).
+// the device after the child died still has the data (the recovery test does this). The memfd is
+// a file_target file (target.hpp): each queue registers it, and handle_fixed names it there.
 #pragma once
 
 #include <sys/mman.h>
@@ -22,6 +23,7 @@
 #include <system_error>
 
 #include <uringcmd/error.hpp>
+#include <uringcmd/fd.hpp>
 #include <uringcmd/ops.hpp>
 #include <uringcmd/task.hpp>
 #include <uringcmd/ublk/control.hpp>
@@ -63,12 +65,15 @@ class ram_target {
 
   task<int> handle(io_request req, std::span<std::byte> buf) { co_return serve(req, buf); }
 
+  /// The memfd, which each queue registers at first_target_file (file_target).
+  std::span<const int> files() const noexcept { return {&fd_, 1}; }
+
   /// Zero copy: READ fills the request's pages (registered at `buf_index`) from the memfd,
   /// WRITE stores them into it.
   task<int> handle_fixed(io_request req, std::uint16_t buf_index) {
     if (!in_range(req)) co_return -EIO;
     const std::uint8_t opcode = req.op == io_op::read ? IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED;
-    auto r = co_await transfer_op(opcode, fd_, nullptr, req.bytes, req.offset, buf_index);
+    auto r = co_await transfer_op(opcode, fixed_file(first_target_file), nullptr, req.bytes, req.offset, buf_index);
     if (!r) co_return -to_errno(r.error());
     co_return *r == req.bytes ? static_cast<int>(*r) : -EIO;
   }

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+// A file or block device as the export, through uringcmd's io_uring reads, writes, fsync and
+// fallocate. Byte-granular (block size 1): the kernel's page cache or block layer aligns.
+#pragma once
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+#include <system_error>
+
+#include <uringcmd/io_op.hpp>
+#include <uringcmd/ops.hpp>
+
+#include "nbd/storage.hpp"
+
+namespace uringcmd::nbd {
+
+class file_storage final : public storage {
+ public:
+  /// Opens `path` (read-only for a read-only export). A regular file shorter than `size_limit`
+  /// (when non-zero) is extended to it; the export is min(device size, size_limit). Throws
+  /// std::system_error naming the path.
+  file_storage(const std::string& path, bool read_only, std::uint64_t size_limit) {
+    fd_ = ::open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (fd_ < 0) throw std::system_error(errno, std::system_category(), "open " + path);
+    struct stat st{};
+    if (::fstat(fd_, &st) < 0) throw std::system_error(errno, std::system_category(), "fstat " + path);
+    if (S_ISBLK(st.st_mode)) {
+      if (::ioctl(fd_, BLKGETSIZE64, &size_) < 0)
+        throw std::system_error(errno, std::system_category(), "BLKGETSIZE64 " + path);
+    } else if (S_ISREG(st.st_mode)) {
+      size_ = static_cast<std::uint64_t>(st.st_size);
+      if (size_limit > size_ && !read_only) {
+        if (::ftruncate(fd_, static_cast<off_t>(size_limit)) < 0)
+          throw std::system_error(errno, std::system_category(), "extend " + path);
+        size_ = size_limit;
+      }
+    } else {
+      throw std::system_error(EINVAL, std::system_category(), path + " is neither a regular file nor a block device");
+    }
+    if (size_limit && size_limit < size_) size_ = size_limit;
+    can_trim_ = true;  // advisory: where holes cannot be punched the data stays, which NBD allows
+    description_ = path;
+  }
+  ~file_storage() override { ::close(fd_); }
+
+  /// Fills `buf` from `offset`; a file that shrank under us reads as zeroes past its end.
+  task<std::uint32_t> read(std::span<std::byte> buf, std::uint64_t offset) override {
+    std::size_t done = 0;
+    while (done < buf.size()) {
+      auto r = co_await uringcmd::read(fd_, buf.subspan(done), offset + done);
+      if (!r) co_return nbd_error_of(r.error());
+      if (*r == 0) {
+        std::fill(buf.begin() + static_cast<std::ptrdiff_t>(done), buf.end(), std::byte{0});
+        break;
+      }
+      done += *r;
+    }
+    co_return err_none;
+  }
+
+  task<std::uint32_t> write(std::span<const std::byte> buf, std::uint64_t offset, bool fua) override {
+    std::size_t done = 0;
+    while (done < buf.size()) {
+      auto r = co_await uringcmd::write(fd_, buf.subspan(done), offset + done);
+      if (!r) co_return nbd_error_of(r.error());
+      if (*r == 0) co_return err_io;
+      done += *r;
+    }
+    if (fua) co_return co_await flush();
+    co_return err_none;
+  }
+
+  task<std::uint32_t> flush() override {
+    auto r = co_await uringcmd::fsync(fd_, true);
+    co_return r ? err_none : nbd_error_of(r.error());
+  }
+
+  /// A hole (the range reads as zeroes afterwards on files; a discard on block devices).
+  task<std::uint32_t> trim(std::uint64_t offset, std::uint32_t length, bool fua) override {
+    auto r = co_await fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+    if (!r && r.error() != std::error_code(EOPNOTSUPP, std::system_category())) co_return nbd_error_of(r.error());
+    if (fua) co_return co_await flush();
+    co_return err_none;
+  }
+
+  /// A punched hole unless NO_HOLE asks for allocated zeroes; written zeroes where the
+  /// filesystem or device can do neither.
+  task<std::uint32_t> write_zeroes(std::uint64_t offset, std::uint32_t length, bool no_hole, bool fua) override {
+    const int mode = (no_hole ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE) | FALLOC_FL_KEEP_SIZE;
+    auto r = co_await fallocate(fd_, mode, offset, length);
+    if (!r) {
+      if (r.error() != std::error_code(EOPNOTSUPP, std::system_category())) co_return nbd_error_of(r.error());
+      co_return co_await write_zero_bytes(offset, length, fua);
+    }
+    if (fua) co_return co_await flush();
+    co_return err_none;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace uringcmd::nbd
