@@ -149,6 +149,9 @@ TEST_CASE("ublk errors name the command, the errno and a missing feature") {
   const std::error_code f = feature_error(cmd::add_dev, 7);
   CHECK(f.message() == "ublk ADD_DEV: UBLK_F_USER_COPY not supported by this kernel (needs 6.5)");
   CHECK(f == std::errc::operation_not_supported);
+  const auto past = static_cast<unsigned>(feature_names.size());  // a flag of a kernel newer than the table
+  CHECK(feature_error(cmd::add_dev, past).message() ==
+        "ublk ADD_DEV: ublk feature bit " + std::to_string(past) + " (newer than uringcmd's list) not supported by this kernel");
   CHECK(command_error(cmd::add_dev, EEXIST).message() == "ublk ADD_DEV: EEXIST: File exists");
   CHECK(feature_report{}.describe() == "unknown, kernel predates GET_FEATURES (6.5)");
   CHECK(feature_report{feature::user_copy | feature::zoned}.describe() == "USER_COPY ZONED");

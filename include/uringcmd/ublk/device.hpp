@@ -363,8 +363,16 @@ class device {
                              "ublk::device::recover: device " + std::to_string(id) + " still has a live server");
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    auto begin = sync_wait(ex_, ctrl_.start_recovery(id));
-    if (!begin) device_detail::raise(begin.error(), "ublk::device::recover");
+    // START_USER_RECOVERY is EBUSY while the dead server's /dev/ublkcN is still open: the kernel
+    // releases it when it frees that process's rings, asynchronously, possibly after the device
+    // is already QUIESCED (6.12 under CI load: a recovery failed that way).
+    for (;;) {
+      auto begin = sync_wait(ex_, ctrl_.start_recovery(id));
+      if (begin) break;
+      if (begin.error() != std::errc::device_or_resource_busy || std::chrono::steady_clock::now() >= end)
+        device_detail::raise(begin.error(), "ublk::device::recover");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     added_ = true;
     start_queues();
     auto done = sync_wait(ex_, ctrl_.end_recovery(id, ::getpid()));

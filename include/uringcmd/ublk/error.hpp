@@ -51,10 +51,11 @@ constexpr std::string_view command_name(std::uint32_t cmd_op) noexcept {
   }
 }
 
-/// "UBLK_F_USER_COPY not supported by this kernel (needs 6.5)".
+/// "UBLK_F_USER_COPY not supported by this kernel (needs 6.5)"; a flag of a kernel newer than this
+/// library: "ublk feature bit 24 (newer than uringcmd's list) not supported by this kernel".
 inline std::string feature_missing_text(unsigned bit) {
-  std::string s = "UBLK_F_";
-  s += bit < feature_names.size() ? feature_names[bit] : std::string_view("bit" + std::to_string(bit));
+  std::string s = bit < feature_names.size() ? "UBLK_F_" + std::string(feature_names[bit])
+                                             : "ublk feature bit " + std::to_string(bit) + " (newer than uringcmd's list)";
   s += " not supported by this kernel";
   if (bit < feature_since.size()) {
     s += " (needs ";

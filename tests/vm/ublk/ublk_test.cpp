@@ -27,6 +27,7 @@
 
 #include <doctest/doctest.h>
 
+#include "support/command.hpp"
 #include "support/skip.hpp"
 #include "support/unique_fd.hpp"
 
@@ -67,17 +68,6 @@ struct ctl_fixture {
   ublk::control ctl = ublk::control::open("/dev/ublk-control", {std::chrono::milliseconds(10'000)}).value();
 };
 
-/// Runs `cmd` through sh; returns its exit status and its output (stdout + stderr).
-int run(const std::string& cmd, std::string& out) {
-  out.clear();
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p);
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  const int st = ::pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 /// Nothing of device `id` is left: no char node, no sysfs entry, no block node.
 void check_gone(std::uint32_t id) {
   const std::string n = std::to_string(id);
@@ -87,11 +77,10 @@ void check_gone(std::uint32_t id) {
 }
 
 void fio_ok(const std::string& args) {
-  std::string out;
-  const int rc = run("fio --output-format=normal " + args, out);
-  INFO(out);
-  CHECK(rc == 0);
-  CHECK(out.find("err= 0") != std::string::npos);
+  const auto fio = uc_test::run_command("fio --output-format=normal " + args);
+  INFO(fio.output);
+  CHECK(fio.status == 0);
+  CHECK(fio.output.find("err= 0") != std::string::npos);
 }
 
 struct aligned {
@@ -207,7 +196,7 @@ TEST_CASE("ublk: DEL_DEV of an unknown ID, a second ADD_DEV of one ID and a miss
   REQUIRE((*feats->mask & (1ull << bit)) == 0);
   const std::string name = bit < ublk::feature_names.size()
                                ? "UBLK_F_" + std::string(ublk::feature_names[bit]) + " not supported by this kernel (needs "
-                               : "UBLK_F_bit" + std::to_string(bit) + " not supported by this kernel";
+                               : "ublk feature bit " + std::to_string(bit) + " (newer than uringcmd's list) not supported by this kernel";
   want.dev_id = 78;
   want.flags = 1ull << bit;
   auto missing = sync_wait(f.ex, f.ctl.add(want));
@@ -334,10 +323,9 @@ TEST_CASE("ublk: discard and write-zeroes on a RAM device read back as zeros") {
     REQUIRE(::pwrite(fd, buf.p, buf.size, 1 << 20) == static_cast<ssize_t>(buf.size));
     REQUIRE(::fsync(fd) == 0);
     CHECK(static_cast<unsigned char>(ram.data()[(1 << 20) + 100]) == 0x5a);
-    std::string out;
-    const int rc = run(std::string(how) + " -o 1048576 -l 65536 " + dev->block_path(), out);
-    INFO(out);
-    CHECK(rc == 0);
+    const auto zeroing = uc_test::run_command(std::string(how) + " -o 1048576 -l 65536 " + dev->block_path());
+    INFO(zeroing.output);
+    CHECK(zeroing.status == 0);
     std::memset(buf.p, 0xff, buf.size);
     REQUIRE(::pread(fd, buf.p, buf.size, 1 << 20) == static_cast<ssize_t>(buf.size));
     CHECK(all_zero(buf.bytes(), buf.size));
@@ -562,12 +550,18 @@ void recovers_after_sigkill(ublk::recovery_mode recovery) {
 
   // I/O issued while no server runs: held and reissued after recovery, or failed (fail_io).
   auto reader = std::async(std::launch::async, [&] {
-    std::string out;
-    return run("dd if=" + dev_path + " of=/dev/null bs=4k count=1 iflag=direct", out);
+    return uc_test::run_command("dd if=" + dev_path + " of=/dev/null bs=4k count=1 iflag=direct").status;
   });
   if (recovery == ublk::recovery_mode::fail_io) CHECK(reader.get() != 0);
 
-  auto dev = ublk::device<ublk::ram_target>::recover(ram, id, o);
+  std::unique_ptr<ublk::device<ublk::ram_target>> dev;
+  try {
+    dev = ublk::device<ublk::ram_target>::recover(ram, id, o);
+  } catch (...) {
+    ctl_fixture f;  // the held dd ends only when the device goes: delete it, then fail
+    (void)sync_wait(f.ex, f.ctl.del(id));
+    throw;
+  }
   CHECK(dev->id() == id);
   CHECK(dev->recovery() == recovery);
   if (recovery != ublk::recovery_mode::fail_io) CHECK(reader.get() == 0);
