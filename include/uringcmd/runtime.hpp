@@ -240,11 +240,15 @@ class runtime {
         setup_cv_.wait(lock, [&] { return launch_ != 0; });
         const bool go = launch_ > 0;
         lock.unlock();
+        // Reported after the catch block: the thread that wait() rethrows on must hold the
+        // exception's last reference, not this one (TSan saw this thread free it mid-read).
+        std::exception_ptr failure;
         try {
           if (go) loop(c.index, *ex);
         } catch (...) {
-          tasks_.failed(std::current_exception());
+          failure = std::current_exception();
         }
+        if (failure) tasks_.failed(std::move(failure));
       }
       while (!c.stop_requested) turn(c, *ex);
       c.close_gate();
