@@ -18,6 +18,8 @@
 // unwind. Once every thread is joined, the frames still suspended (on no I/O) are destroyed.
 #pragma once
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <coroutine>
 #include <cstddef>
@@ -42,13 +44,17 @@
 namespace uringcmd {
 
 struct runtime_options {
-  /// One core per entry, pinned to that CPU (repeats allowed). Empty: see `cores`.
+  /// One core per entry, pinned to that CPU (repeats allowed; -1: that core is not pinned).
+  /// Empty: see `cores`.
   std::vector<int> cpus;
   /// With `cpus` empty: that many cores on the first CPUs of this process's affinity mask; 0 = one
   /// per CPU in the mask. More cores than CPUs needs pin = false or an explicit `cpus`.
   std::size_t cores = 0;
   ring_options ring;  ///< every core's ring
   bool pin = true;    ///< pin each core's thread to its CPU; a failure is an error
+  /// Names core i's thread thread_name + i (ps, /proc/PID/task/*/comm; the kernel keeps 15
+  /// characters). Empty: the threads keep the name they inherit.
+  std::string thread_name;
   /// Runs on each core's thread once every core is set up, before the core's own loop: for an
   /// event loop that drives the executor itself (an asio::io_context through
   /// uringcmd::asio::ring_driver, which must then be built here, on the ring's thread). The core
@@ -84,7 +90,10 @@ class runtime {
         c.tasks = &tasks_;
         c.index = launched;
         c.cpu = cpus[launched];
-        c.thread = std::thread([this, &c, ring = opts.ring, loop = opts.loop] { core_main(c, ring, loop); });
+        c.thread = std::thread([this, &c, ring = opts.ring, loop = opts.loop, name = opts.thread_name] {
+          if (!name.empty()) name_this_thread(name + std::to_string(c.index));
+          core_main(c, ring, loop);
+        });
       }
     } catch (...) {
       error = std::current_exception();
@@ -206,6 +215,9 @@ class runtime {
   }
   void not_on_core(const char* fn) const {
     if (current_core()) throw std::logic_error(std::string("runtime::") + fn + "() on its own core would deadlock");
+  }
+  static void name_this_thread(const std::string& name) noexcept {
+    (void)::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());  // longer: ERANGE
   }
   static std::system_error stopping(const std::string& what) {
     return system_error(make_error_code(errc::executor_stopping), what);

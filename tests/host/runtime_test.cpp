@@ -2,6 +2,7 @@
 // The thread-per-core runtime: placement (cores, threads, CPUs), hops with on(), I/O after a hop,
 // a hand-off stress test over both doorbells, graceful stop with work in flight, error paths.
 // Assertions run on the test's own thread; tasks only record what they saw.
+#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -577,4 +578,48 @@ TEST_CASE("an exception escaping runtime_options::loop is rethrown by wait(), an
   CHECK_THROWS_WITH_AS(rt.wait(), "loop on core 1", std::runtime_error);
   rt.wait();
   CHECK(ran.load() == 1);
+}
+
+namespace {
+/// The calling thread's name and the CPUs it may run on (empty where a call failed: the checks
+/// then fail on the test's thread).
+struct thread_seen {
+  std::string name;
+  cpu_set_t cpus;
+};
+thread_seen this_thread_seen() {
+  thread_seen t;
+  char name[16] = {};
+  if (::pthread_getname_np(::pthread_self(), name, sizeof name) == 0) t.name = name;
+  CPU_ZERO(&t.cpus);
+  if (::sched_getaffinity(0, sizeof t.cpus, &t.cpus) != 0) CPU_ZERO(&t.cpus);
+  return t;
+}
+}  // namespace
+
+TEST_CASE("runtime cores are named thread_name + their index, and a core whose CPU is -1 is not pinned") {
+  uc_test::watchdog dog(20s, "runtime names and unpinned cores");
+  runtime_options o;
+  o.cpus = {cpus_for(1)[0], -1};
+  o.thread_name = "uc-test-core-";  // 13 characters + the index: "uc-test-core-1"
+  std::array<thread_seen, 2> seen{};
+  o.loop = [&](std::size_t core, executor&) { seen[core] = this_thread_seen(); };
+  {
+    runtime rt(o);
+    CHECK(rt.cpu(0) == o.cpus[0]);
+    CHECK(rt.cpu(1) == -1);
+  }
+  CHECK(seen[0].name == "uc-test-core-0");
+  CHECK(seen[1].name == "uc-test-core-1");
+  CHECK(CPU_COUNT(&seen[0].cpus) == 1);
+  CHECK(CPU_ISSET(o.cpus[0], &seen[0].cpus));
+  const thread_seen here = this_thread_seen();  // an unpinned core keeps the process's mask
+  CHECK(CPU_EQUAL(&seen[1].cpus, &here.cpus));
+
+  o.thread_name = "a-name-longer-than-15";  // the kernel keeps 15 characters; naming never fails
+  o.cpus = {-1};
+  {
+    runtime rt(o);
+  }
+  CHECK(seen[0].name == "a-name-longer-t");
 }

@@ -123,22 +123,22 @@ TEST_CASE("ublk ram target: writes read back, discard and write-zeroes zero, out
   req.op = io_op::write;
   req.offset = 512;
   req.bytes = 512;
-  CHECK(ram.serve(req, w) == 512);
+  CHECK(ram.handle(req, w) == 512);
   std::byte rd[512] = {};
   req.op = io_op::read;
-  CHECK(ram.serve(req, rd) == 512);
+  CHECK(ram.handle(req, rd) == 512);
   CHECK(rd[511] == std::byte{0xab});
   req.op = io_op::discard;
-  CHECK(ram.serve(req, {}) == 0);
+  CHECK(ram.handle(req, {}) == 0);
   CHECK(ram.data()[600] == std::byte{0});
   req.op = io_op::write_zeroes;
-  CHECK(ram.serve(req, {}) == 0);
+  CHECK(ram.handle(req, {}) == 0);
   req.op = io_op::read;
   req.offset = 8192;
-  CHECK(ram.serve(req, rd) == -EIO);
+  CHECK(ram.handle(req, rd) == -EIO);
   req.offset = 0;
   req.op = io_op::zone_open;
-  CHECK(ram.serve(req, {}) == -EOPNOTSUPP);
+  CHECK(ram.handle(req, {}) == -EOPNOTSUPP);
 }
 
 TEST_CASE("ublk errors name the command, the errno and a missing feature") {

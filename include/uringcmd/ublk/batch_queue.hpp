@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // ublk::batch_queue: one hardware queue of a ublk device added with UBLK_F_BATCH_IO (7.0), served
-// in copy mode. Same shape as queue<Target> (queue.hpp): serve() on the queue's own thread,
-// stats(), error().
+// in copy mode. Same shape as queue<Target> (queue.hpp): serve() on the queue's own thread (on a
+// runtime core's executor, or its own), stats(), error().
 //
 // Instead of one parked FETCH per tag, the kernel hands requests over in runs of tags:
 //
@@ -218,10 +218,17 @@ class batch_queue {
   batch_queue(const batch_queue&) = delete;
   batch_queue& operator=(const batch_queue&) = delete;
 
-  /// Serves the queue on this thread until the device stops. on_fetched gets the setup's outcome
-  /// once: success after PREP_IO_CMDS completed and the FETCH went out, or the error that ended
-  /// serve() before that.
+  /// Serves the queue on this thread until the device stops, on an executor of its own.
+  /// on_fetched gets the setup's outcome once: success after PREP_IO_CMDS completed and the FETCH
+  /// went out, or the error that ended serve() before that.
   result<void> serve(const std::function<void(result<void>)>& on_fetched) {
+    return serve_on_own_executor(*this, queue_ring_options(depth_), on_fetched);
+  }
+
+  /// The same on `ex`, as queue<Target>::serve(executor&, ...): a ring sized by
+  /// queue_ring_options(depth) with nothing registered yet (the tag buffer takes group tag_group),
+  /// once per queue.
+  result<void> serve(executor& ex, const std::function<void(result<void>)>& on_fetched) {
     report_once report(on_fetched);
     const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
     const batch_detail::batch_layout lay = batch_detail::layout_for(depth_, batch_elem_bytes(elem_flags), page);
@@ -231,9 +238,12 @@ class batch_queue {
     if (!bufs) return report.failed(bufs.error());
     auto meta = mapping::anonymous(lay.total);
     if (!meta) return report.failed(meta.error());
-    descs_ = reinterpret_cast<const io_desc*>(descs->data());
-    bufs_ = bufs->data();
-    std::byte* const m = meta->data();
+    descs_map_ = std::move(*descs);
+    bufs_map_ = std::move(*bufs);
+    meta_map_ = std::move(*meta);
+    descs_ = reinterpret_cast<const io_desc*>(descs_map_.data());
+    bufs_ = bufs_map_.data();
+    std::byte* const m = meta_map_.data();
     ring_ = reinterpret_cast<io_uring_buf_ring*>(m + lay.ring);
     tag_buf_ = m + lay.tags;
     tag_buf_bytes_ = lay.tags_bytes;
@@ -243,8 +253,8 @@ class batch_queue {
     slots_.assign(depth_, slot{});
 
     result<void> outcome;
+    bool loops_live = false;
     try {
-      executor ex(queue_ring_options(depth_));
       if (auto r = register_files(ex, fd_, target_); !r) throw std::system_error(r.error(), "io_uring_register_files");
       io_uring_buf_reg reg{};
       reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring_);
@@ -255,6 +265,7 @@ class batch_queue {
         throw std::system_error(errno_code(-r), "io_uring_register_buf_ring");
       io_uring_buf_ring_init(ring_);
       provide_tag_buffer();
+      loops_live = true;
       ex.spawn(start());
       while (!setup_done_) ex.run_once(true);  // PREP_IO_CMDS completes
       ex.run_once(false);                      // the loops start and queue the FETCH
@@ -262,13 +273,19 @@ class batch_queue {
       if (error_) outcome = fail(error_);
       report(outcome);
       ex.run();
+      loops_live = false;
       if (outcome && error_) outcome = fail(error_);
     } catch (const std::system_error& e) {
       outcome = fail(e.code());
     }
     report(outcome);
-    descs_ = nullptr;
-    bufs_ = nullptr;
+    // Unmapped now: the descriptor mapping holds /dev/ublkcN open, and DEL_DEV waits for that.
+    // After an error I/O may still use them until `ex` is gone: they go with the queue then.
+    if (!loops_live) {
+      descs_map_ = {};
+      bufs_map_ = {};
+      meta_map_ = {};
+    }
     return outcome;
   }
 
@@ -391,7 +408,7 @@ class batch_queue {
       if (req.has_data() && req.bytes > buf_bytes_) {
         res = -EIO;
       } else {
-        res = co_await target_.handle(req, req.has_data() ? std::span<std::byte>(buf, req.bytes) : std::span<std::byte>{});
+        res = co_await awaitable(target_.handle(req, req.has_data() ? std::span<std::byte>(buf, req.bytes) : std::span<std::byte>{}));
       }
       count(served_);
       commits_[filling_].add(tag, res, buffer_of(tag));
@@ -437,6 +454,7 @@ class batch_queue {
   std::uint16_t depth_;
   std::uint32_t buf_bytes_;
   Target& target_;
+  mapping descs_map_, bufs_map_, meta_map_;  // serve()'s, here so that an error cannot unmap them under I/O
   const io_desc* descs_ = nullptr;
   std::byte* bufs_ = nullptr;
   io_uring_buf_ring* ring_ = nullptr;

@@ -8,11 +8,14 @@
 //   dev->stop();   // or let the destructor do it
 //
 // start(): ADD_DEV (the kernel's answer is what counts: id, depth, limits), SET_PARAMS (basic,
-// plus whatever target.tune() adds), open /dev/ublkcN (waiting, bounded, for the node), one
-// std::thread per queue that issues its FETCHes and serves (queue.hpp), START_DEV once every
-// queue has fetched; each queue thread is pinned to one CPU (device_options::queue_cpus). stop(): STOP_DEV while the queues still serve -> the queues end on ABORT
-// and are joined (their rings, mappings and buffers gone) -> close /dev/ublkcN -> DEL_DEV. Also
-// when start() fails half-way, so a failed start leaves no device behind.
+// plus whatever target.tune() adds), open /dev/ublkcN (waiting, bounded, for the node), then a
+// thread-per-core runtime (runtime.hpp) of one core per queue: core q, pinned to queue q's CPU
+// (device_options::queue_cpus) before its ring exists and named ublk<id>q<q>, serves queue q on
+// its own executor (runtime_options::loop -> queue.hpp serve(executor&)); START_DEV once every
+// queue has fetched. Targets may use that runtime (queue_runtime(): on(), spawn_on()). stop():
+// STOP_DEV while the queues still serve -> the queues end on ABORT -> the runtime is stopped and
+// joined (the rings, and with them the registered /dev/ublkcN, gone) -> close /dev/ublkcN ->
+// DEL_DEV. Also when start() fails half-way, so a failed start leaves no device behind.
 //
 // Modes: start() asks GET_FEATURES, resolves opts.mode (select_mode: best -> zero copy for a
 // zero_copy_target on a kernel with AUTO_BUF_REG, else copy) and requests its flags plus the
@@ -34,7 +37,6 @@
 #pragma once
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,6 +54,7 @@
 
 #include <uringcmd/executor.hpp>
 #include <uringcmd/ring_options.hpp>
+#include <uringcmd/runtime.hpp>
 #include <uringcmd/sync_wait.hpp>
 #include <uringcmd/ublk/batch_queue.hpp>
 #include <uringcmd/ublk/control.hpp>
@@ -78,9 +81,10 @@ struct device_options {
   /// Zero copy, for tests: make the kernel's automatic registration fail so that every request
   /// takes the fallback path (the queue registers the pages itself), as kublk --auto_zc_fallback.
   bool force_zero_copy_fallback = false;
-  /// Pin each queue's thread to one CPU (see queue_cpus); false: threads float as the scheduler likes.
+  /// Pin each queue's core (its thread) to one CPU (see queue_cpus); false: the cores float as the
+  /// scheduler likes.
   bool pin_queues = true;
-  /// The CPU of queue q's thread: queue_cpus[q], one entry per queue. Empty: a CPU of the queue's
+  /// The CPU of queue q's core: queue_cpus[q], one entry per queue. Empty: a CPU of the queue's
   /// affinity set (GET_QUEUE_AFFINITY) that this process may use, the least used one so far, so
   /// that queues share a CPU only when their sets leave no other choice; a queue whose set has
   /// no such CPU is not pinned.
@@ -109,14 +113,36 @@ inline cpu_set_t allowed_cpus() {
 }
 inline bool allowed(const cpu_set_t& s, int cpu) noexcept { return cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET(cpu, &s); }
 
-/// Pins the calling thread to `cpu` (-1: leaves it alone); 0 or the errno.
-inline int pin_this_thread(int cpu) noexcept {
-  if (cpu < 0) return 0;
-  cpu_set_t s;
-  CPU_ZERO(&s);
-  CPU_SET(cpu, &s);
-  return ::pthread_setaffinity_np(::pthread_self(), sizeof s, &s);
-}
+/// What the queues' cores tell start_queues(): each queue's setup outcome, and its end.
+struct queue_gate {
+  std::mutex m;
+  std::condition_variable cv;
+  unsigned reported = 0;  ///< queues whose setup is done, or failed
+  unsigned ended = 0;     ///< queues whose serve() returned
+  std::error_code error;  ///< the first setup error
+
+  void report(const result<void>& r) {
+    std::lock_guard lock(m);
+    ++reported;
+    if (!r && !error) error = r.error();
+    cv.notify_all();
+  }
+  void end() {
+    std::lock_guard lock(m);
+    ++ended;
+    cv.notify_all();
+  }
+  /// Until `n` queues have reported; the first setup error, if any.
+  std::error_code wait_reported(unsigned n) {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return reported == n; });
+    return error;
+  }
+  void wait_ended(unsigned n) {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return ended == n; });
+  }
+};
 }  // namespace device_detail
 
 template <target Target>
@@ -181,8 +207,13 @@ class device {
     for (const auto& q : batch_queues_) add(q->stats());
     return s;
   }
-  /// The CPU each queue's thread was pinned to (-1: not pinned), once the queues have started.
+  /// The CPU each queue's core was pinned to (-1: not pinned), once the queues have started.
   const std::vector<int>& queue_cpus() const noexcept { return cpus_; }
+  /// The runtime whose core q serves queue q (on its thread and executor), from start() or
+  /// recover() until stop() or wait() (none afterwards): a target may hop between the queues'
+  /// cores (co_await queue_runtime().on(core), and back before handle() returns) or spawn_on()
+  /// work there.
+  uringcmd::runtime& queue_runtime() noexcept { return *cores_; }
   /// Requests committed by every queue so far.
   std::uint64_t served() const noexcept { return stats().served; }
   /// The first error a queue ended on (none after a clean stop).
@@ -199,8 +230,8 @@ class device {
   /// outside DEL_DEV can finish. stop() (or the destructor) afterwards deletes the device if it
   /// still exists.
   void wait() {
-    for (auto& t : threads_)
-      if (t.joinable()) t.join();
+    if (cores_) gate_.wait_ended(info_.nr_hw_queues);
+    stop_cores();
     started_ = false;
     if (char_fd_ >= 0) ::close(char_fd_);
     char_fd_ = -1;
@@ -229,14 +260,12 @@ class device {
       if (started_) {
         auto r = sync_wait(ex_, ctrl_.stop(info_.dev_id));
         if (!r) first = r.error();
-      } else if (!threads_.empty()) {
+      } else if (cores_) {
         // Never started: STOP_DEV still aborts the queues' FETCHes on the kernels that answer it.
         (void)sync_wait(ex_, ctrl_.stop(info_.dev_id));
       }
     }
-    for (auto& t : threads_)
-      if (t.joinable()) t.join();
-    threads_.clear();
+    stop_cores();
     if (char_fd_ >= 0) ::close(char_fd_);
     char_fd_ = -1;
     if (added_) {
@@ -261,8 +290,8 @@ class device {
     return s;
   }
 
-  /// Opens /dev/ublkcN and starts one thread per queue; returns once every queue has its
-  /// FETCHes out (START_DEV / END_USER_RECOVERY may follow) or throws why one has not.
+  /// Opens /dev/ublkcN and starts the runtime, one core per queue; returns once every queue has
+  /// its FETCHes out (START_DEV / END_USER_RECOVERY may follow) or throws why one has not.
   void start_queues() {
     if (!device_detail::wait_node(char_path(), true, opts_.node_timeout))
       device_detail::raise(errno_code(ETIMEDOUT), "ublk::device::start: " + char_path() + " did not appear");
@@ -270,48 +299,44 @@ class device {
     if (char_fd_ < 0) device_detail::raise(errno_code(errno), "ublk::device::start: open " + char_path());
 
     cpus_ = plan_cpus();
-    // One thread per queue, pinned, named ublk<id>q<q>; each reports once its FETCHes are out
-    // (or why they are not).
-    struct gate {
-      std::mutex m;
-      std::condition_variable cv;
-      unsigned reported = 0;
-      std::error_code error;
-    };
-    auto g = std::make_shared<gate>();
-    auto launch = [&](auto* qp, std::uint16_t q) {
-      threads_.emplace_back([qp, g, cpu = cpus_[q], name = thread_name(q)] {
-        auto report = [&](result<void> r) {
-          std::lock_guard lock(g->m);
-          ++g->reported;
-          if (!r && !g->error) g->error = r.error();
-          g->cv.notify_all();
-        };
-        ::pthread_setname_np(::pthread_self(), name.c_str());
-        // Before serve(): the ring's io-wq workers inherit the CPU from the thread that makes them.
-        if (const int e = device_detail::pin_this_thread(cpu)) return report(fail(errno_code(e)));
-        (void)qp->serve(report);
-      });
-    };
     for (std::uint16_t q = 0; q < info_.nr_hw_queues; ++q) {
-      if (mode() == data_mode::batch) {
+      if (mode() == data_mode::batch)
         batch_queues_.push_back(std::make_unique<batch_queue<Target>>(char_fd_, info_, q, target_));
-        launch(batch_queues_.back().get(), q);
-      } else {
+      else
         queues_.push_back(std::make_unique<queue<Target>>(char_fd_, info_, q, target_, opts_.force_zero_copy_fallback));
-        launch(queues_.back().get(), q);
+    }
+    runtime_options o;
+    o.cpus = cpus_;  // -1 entries: cores left unpinned
+    o.ring = queue_ring_options(info_.queue_depth);
+    o.thread_name = "ublk" + std::to_string(info_.dev_id) + "q";  // + the core's index: "ublk0q1"
+    // Core q serves queue q until its loops end, then idles in the runtime's own loop until stop.
+    o.loop = [this, g = &gate_](std::size_t q, executor& ex) {
+      bool reported = false;
+      auto report = [&](result<void> r) {
+        reported = true;
+        g->report(r);
+      };
+      try {
+        if (mode() == data_mode::batch) (void)batch_queues_[q]->serve(ex, report);
+        else (void)queues_[q]->serve(ex, report);
+      } catch (...) {  // the runtime keeps the exception; start() must not wait for this queue
+        if (!reported) g->report(fail(errno_code(EIO)));
+        g->end();
+        throw;
       }
-    }
-    {
-      std::unique_lock lock(g->m);
-      g->cv.wait(lock, [&] { return g->reported == info_.nr_hw_queues; });
-      if (g->error) device_detail::raise(g->error, "ublk::device::start: queue setup");
-    }
+      g->end();
+    };
+    cores_ = std::make_unique<uringcmd::runtime>(o);  // pins each core before its ring exists
+    if (const std::error_code e = gate_.wait_reported(info_.nr_hw_queues))
+      device_detail::raise(e, "ublk::device::start: queue setup");
   }
 
-  /// "ublk0q1": queue threads are found by name (ps, /proc/PID/task/*/comm).
-  std::string thread_name(std::uint16_t q) const {
-    return ("ublk" + std::to_string(info_.dev_id) + "q" + std::to_string(q)).substr(0, 15);
+  /// Stops the queues' runtime: each core once its queue has ended (ABORT), its executor destroyed
+  /// on its own thread. No-op without one.
+  void stop_cores() {
+    if (!cores_) return;
+    cores_->stop();
+    cores_.reset();
   }
 
   /// Each queue's CPU (-1: not pinned), from opts.queue_cpus or the kernel's queue affinity.
@@ -384,15 +409,13 @@ class device {
   /// STOP_DEV (the only way to abort their FETCHes), which leaves the device stopped, not gone.
   void release_without_delete() noexcept {
     stopped_ = true;
-    if (!threads_.empty()) {
+    if (cores_) {
       try {
         (void)sync_wait(ex_, ctrl_.stop(info_.dev_id));
-      } catch (...) {  // the join below then waits for the queues' own errors
+      } catch (...) {  // the stop below then waits for the queues' own errors
       }
     }
-    for (auto& t : threads_)
-      if (t.joinable()) t.join();
-    threads_.clear();
+    stop_cores();
     if (char_fd_ >= 0) ::close(char_fd_);
     char_fd_ = -1;
     added_ = false;
@@ -441,8 +464,9 @@ class device {
   bool stopped_ = false;
   std::vector<std::unique_ptr<queue<Target>>> queues_;
   std::vector<std::unique_ptr<batch_queue<Target>>> batch_queues_;  // BATCH_IO devices (batch_queue.hpp)
-  std::vector<std::thread> threads_;
-  std::vector<int> cpus_;  // queue q's thread runs on cpus_[q] (-1: anywhere)
+  device_detail::queue_gate gate_;
+  std::unique_ptr<uringcmd::runtime> cores_;  // core q serves queue q; declared after the queues: gone first
+  std::vector<int> cpus_;  // queue q's core runs on cpus_[q] (-1: anywhere)
 };
 
 }  // namespace uringcmd::ublk

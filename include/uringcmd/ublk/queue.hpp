@@ -4,9 +4,9 @@
 //
 // serve() runs on the thread that will serve the queue (the kernel records the task that issued
 // the FETCH commands and accepts COMMITs only from it). It maps the queue's read-only descriptor
-// array from /dev/ublkcN, builds an executor whose ring has /dev/ublkcN (and the target's own
-// files, target.hpp) in its file table, so every command names it by index (queue_setup.hpp),
-// and starts one coroutine per tag:
+// array from /dev/ublkcN, registers /dev/ublkcN (and the target's own files, target.hpp) in the
+// file table of the ring it serves on (the runtime core's that device.hpp gives it, or one it
+// builds), so every command names it by index (queue_setup.hpp), and starts one coroutine per tag:
 //
 //   FETCH_REQ(tag, buffer) -> descriptor -> target.handle() -> COMMIT_AND_FETCH_REQ(result) -> ...
 //
@@ -23,11 +23,11 @@
 //
 // Once every FETCH has been submitted it calls on_fetched (START_DEV may be sent from then on).
 // A FETCH / COMMIT_AND_FETCH completing with UBLK_IO_RES_ABORT (-ENODEV: the device stops) ends
-// that tag's loop; serve() returns when every loop has ended, after the executor is gone.
+// that tag's loop; serve() returns when every loop has ended.
 //
 // The FETCH commands are long-lived ops parked in the kernel: the executor has no admission limit
 // (executor.hpp), and the ring is sized for depth parked commands plus one target I/O per tag.
-// Steady state allocates nothing: the per-tag loops live as long as the queue, the uring_cmd
+// Steady state allocates nothing: the per-tag loops live as long as the queue, the io_command
 // awaiters live in their frames, and the target's task frames come from the thread's frame pool.
 #pragma once
 
@@ -45,11 +45,11 @@
 #include <uringcmd/task.hpp>
 #include <uringcmd/ops.hpp>
 #include <uringcmd/ublk/error.hpp>
+#include <uringcmd/ublk/io_command.hpp>
 #include <uringcmd/ublk/mode.hpp>
 #include <uringcmd/ublk/queue_setup.hpp>
 #include <uringcmd/ublk/target.hpp>
 #include <uringcmd/ublk/uapi.hpp>
-#include <uringcmd/uring_cmd.hpp>
 
 namespace uringcmd::ublk {
 
@@ -83,40 +83,55 @@ class queue {
   queue(const queue&) = delete;
   queue& operator=(const queue&) = delete;
 
-  /// Serves the queue on this thread until the device stops (see the top of the file).
-  /// on_fetched gets the setup's outcome exactly once: success after the FETCHes went out, or the
-  /// error that stopped serve() before that (then serve() returns it too).
+  /// Serves the queue on this thread until the device stops (see the top of the file), on an
+  /// executor of its own. on_fetched gets the setup's outcome exactly once: success after the
+  /// FETCHes went out, or the error that stopped serve() before that (then serve() returns it too).
   result<void> serve(const std::function<void(result<void>)>& on_fetched) {
+    return serve_on_own_executor(*this, queue_ring_options(depth_), on_fetched);
+  }
+
+  /// The same on `ex`, which this thread runs (a runtime core's, device.hpp): its ring sized by
+  /// queue_ring_options(depth) and with nothing registered yet. Once, per queue. Returns when
+  /// every tag's loop has ended; the ring keeps the registrations.
+  result<void> serve(executor& ex, const std::function<void(result<void>)>& on_fetched) {
     report_once report(on_fetched);
     auto descs = mapping::descriptors(fd_, q_id_, depth_);
     if (!descs) return report.failed(descs.error());
     // Zero copy never touches these: untouched anonymous pages cost nothing.
     auto bufs = mapping::anonymous(std::size_t{depth_} * buf_bytes_);
     if (!bufs) return report.failed(bufs.error());
-    descs_ = reinterpret_cast<const io_desc*>(descs->data());
-    bufs_ = bufs->data();
+    descs_map_ = std::move(*descs);
+    bufs_map_ = std::move(*bufs);
+    descs_ = reinterpret_cast<const io_desc*>(descs_map_.data());
+    bufs_ = bufs_map_.data();
     result<void> outcome;
+    bool loops_live = false;
     try {
-      executor ex(queue_ring_options(depth_));
       if (auto r = register_files(ex, fd_, target_); !r) throw std::system_error(r.error(), "io_uring_register_files");
       if (mode_ == data_mode::zero_copy) {
         // The slots the kernel registers each tag's request pages in (index = tag).
         const int r = io_uring_register_buffers_sparse(&ex.ring().native(), depth_);
         if (r < 0) throw std::system_error(errno_code(-r), "io_uring_register_buffers_sparse");
       }
+      loops_live = true;
       for (std::uint16_t t = 0; t < depth_; ++t) ex.spawn(serve_tag(t));
       ex.run_once(false);  // the loops start and queue their FETCHes
       ex.run_once(false);  // ... which this thread submits
       if (error_) outcome = fail(error_);
       report(outcome);
       ex.run();
+      loops_live = false;
       if (outcome && error_) outcome = fail(error_);
     } catch (const std::system_error& e) {
       outcome = fail(e.code());
     }
     report(outcome);
-    descs_ = nullptr;
-    bufs_ = nullptr;
+    // Unmapped now: the descriptor mapping holds /dev/ublkcN open, and DEL_DEV waits for that.
+    // After an error I/O may still use them until `ex` is gone: they go with the queue then.
+    if (!loops_live) {
+      descs_map_ = {};
+      bufs_map_ = {};
+    }
     return outcome;
   }
 
@@ -134,11 +149,9 @@ class queue {
   std::uint64_t buffer_addr(std::byte* buf) const noexcept {
     return mode_ == data_mode::copy ? reinterpret_cast<std::uintptr_t>(buf) : 0;
   }
-  cmd_options fetch_options(std::uint16_t tag) const noexcept {
-    cmd_options o;
-    if (mode_ == data_mode::zero_copy)
-      o.addr = encode(auto_buf_reg{force_fallback_ ? std::uint16_t{0xffff} : tag, auto_buf_reg_fallback});
-    return o;
+  std::uint64_t sqe_addr(std::uint16_t tag) const noexcept {
+    if (mode_ != data_mode::zero_copy) return 0;
+    return encode(auto_buf_reg{force_fallback_ ? std::uint16_t{0xffff} : tag, auto_buf_reg_fallback});
   }
 
   task<void> serve_tag(std::uint16_t tag) {
@@ -148,8 +161,8 @@ class queue {
     c.tag = tag;
     c.result = -1;
     c.addr = buffer_addr(buf);
-    const cmd_options opts = fetch_options(tag);
-    auto r = co_await uring_cmd(char_file(), io_cmd_op::fetch_req, c, opts);
+    const std::uint64_t addr = sqe_addr(tag);
+    auto r = co_await io_command(io_cmd_op::fetch_req, c, addr);
     std::uint32_t last_op = io_cmd_op::fetch_req;
     for (;;) {
       if (!r) {
@@ -166,23 +179,23 @@ class queue {
       if (req.has_data() && req.bytes > buf_bytes_) {
         res = -EIO;
       } else if (!req.has_data()) {
-        res = co_await target_.handle(req, {});
+        res = co_await awaitable(target_.handle(req, {}));
       } else if (mode_ == data_mode::user_copy) {
         res = co_await handle_user_copy(req, std::span<std::byte>(buf, req.bytes));
       } else if (mode_ == data_mode::zero_copy) {
         if constexpr (zero_copy_target<Target>) {
           res = req.flags & io_flag::need_reg_buf ? co_await handle_registering(req)
-                                                   : co_await target_.handle_fixed(req, req.tag);
+                                                   : co_await awaitable(target_.handle_fixed(req, req.tag));
         } else {
           res = -EOPNOTSUPP;  // unreachable: the device refuses zero copy for such a target
         }
       } else {
-        res = co_await target_.handle(req, std::span<std::byte>(buf, req.bytes));
+        res = co_await awaitable(target_.handle(req, std::span<std::byte>(buf, req.bytes)));
       }
       count(served_);
       c.result = res;
       last_op = io_cmd_op::commit_and_fetch_req;
-      r = co_await uring_cmd(char_file(), io_cmd_op::commit_and_fetch_req, c, opts);
+      r = co_await io_command(io_cmd_op::commit_and_fetch_req, c, addr);
     }
   }
 
@@ -193,7 +206,7 @@ class queue {
       auto got = co_await uringcmd::read(char_file(), buf, at);
       if (!got || *got != buf.size()) co_return -EIO;
     }
-    int res = co_await target_.handle(req, buf);
+    int res = co_await awaitable(target_.handle(req, buf));
     if (req.op == io_op::read && res > 0) {
       auto put = co_await uringcmd::write(char_file(), buf.first(static_cast<std::size_t>(res)), at);
       if (!put || *put != static_cast<std::size_t>(res)) res = -EIO;
@@ -208,10 +221,10 @@ class queue {
     reg.q_id = q_id_;
     reg.tag = req.tag;
     reg.addr = req.tag;
-    if (!co_await uring_cmd(char_file(), io_cmd_op::register_io_buf, reg)) co_return -EIO;
+    if (!co_await io_command(io_cmd_op::register_io_buf, reg)) co_return -EIO;
     count(fallbacks_);
-    int res = co_await target_.handle_fixed(req, req.tag);
-    if (!co_await uring_cmd(char_file(), io_cmd_op::unregister_io_buf, reg) && res >= 0) res = -EIO;
+    int res = co_await awaitable(target_.handle_fixed(req, req.tag));
+    if (!co_await io_command(io_cmd_op::unregister_io_buf, reg) && res >= 0) res = -EIO;
     co_return res;
   }
 
@@ -222,6 +235,7 @@ class queue {
   data_mode mode_;
   bool force_fallback_;
   Target& target_;
+  mapping descs_map_, bufs_map_;  // serve()'s, here so that an error cannot unmap them under I/O
   const io_desc* descs_ = nullptr;
   std::byte* bufs_ = nullptr;
   std::error_code error_;

@@ -9,6 +9,8 @@
 //   char_file        /dev/ublkcN as the queue's commands name it (fixed file char_file_index).
 //   count            the per-request counters (served, ...): single writer, no locked RMW.
 //   report_once      hands serve()'s setup outcome to on_fetched exactly once.
+//   serve_on_own_executor   serve(on_fetched): a queue served on an executor of its thread's own,
+//                    for callers without a runtime (device.hpp serves each queue on a runtime core).
 #pragma once
 
 #include <sys/mman.h>
@@ -19,7 +21,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -27,6 +31,7 @@
 #include <uringcmd/executor.hpp>
 #include <uringcmd/fd.hpp>
 #include <uringcmd/result.hpp>
+#include <uringcmd/ring_options.hpp>
 #include <uringcmd/ublk/target.hpp>
 #include <uringcmd/ublk/uapi.hpp>
 
@@ -115,5 +120,20 @@ class report_once {
   const std::function<void(result<void>)>& cb_;
   bool done_ = false;
 };
+
+/// A queue kind's serve(on_fetched): serves `q` (q.serve(executor&, on_fetched)) on an executor
+/// of this thread's own, built with `ring` (a failure to build it is reported like any other setup
+/// error) and gone, its in-flight I/O cancelled, before this returns.
+template <class Queue>
+result<void> serve_on_own_executor(Queue& q, const ring_options& ring,
+                                   const std::function<void(result<void>)>& on_fetched) {
+  std::optional<executor> ex;
+  try {
+    ex.emplace(ring);
+  } catch (const std::system_error& e) {
+    return report_once(on_fetched).failed(e.code());
+  }
+  return q.serve(*ex, on_fetched);
+}
 
 }  // namespace uringcmd::ublk

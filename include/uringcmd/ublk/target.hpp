@@ -6,6 +6,10 @@
 //     void tune(ublk::params& p) const;                                  // optional
 //   };
 //
+// A target that never waits (the null target, the RAM target's memcpy) may return `int` instead of
+// `task<int>` from handle() and handle_fixed(): the queue then calls it without a coroutine frame
+// (about 90 instructions per I/O less for the null target; docs/benchmarks.md, "ublk").
+//
 // handle() gets the decoded descriptor and, in copy mode, the tag's buffer, sized to the request's
 // data (empty for FLUSH, DISCARD, WRITE_ZEROES): for a WRITE it holds the data, for a READ the
 // target fills it. It returns the bytes done (READ/WRITE), 0 (ops without data) or -errno, which
@@ -35,6 +39,7 @@
 #pragma once
 
 #include <concepts>
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -70,16 +75,34 @@ inline io_request decode(const io_desc& d, std::uint16_t q, std::uint16_t tag) n
   return r;
 }
 
+/// What handle() and handle_fixed() return: a task, or the result itself when nothing is awaited.
+template <class R>
+concept handler_result = std::same_as<R, task<int>> || std::same_as<R, int>;
+
 template <class T>
 concept target = requires(T& t, const io_request& r, std::span<std::byte> b) {
-  { t.handle(r, b) } -> std::same_as<task<int>>;
+  { t.handle(r, b) } -> handler_result;
 };
 
 /// A target that can serve READ/WRITE from the request's pages registered at a fixed-buffer index.
 template <class T>
 concept zero_copy_target = target<T> && requires(T& t, const io_request& r, std::uint16_t index) {
-  { t.handle_fixed(r, index) } -> std::same_as<task<int>>;
+  { t.handle_fixed(r, index) } -> handler_result;
 };
+
+namespace detail {
+/// An inline handler's result, co_await-able like a task's: ready at once, never suspends.
+struct ready_result {
+  int value;
+  bool await_ready() const noexcept { return true; }
+  void await_suspend(std::coroutine_handle<>) const noexcept {}
+  int await_resume() const noexcept { return value; }
+};
+}  // namespace detail
+
+/// `co_await awaitable(tgt.handle(req, buf))` serves either kind of handler.
+inline detail::ready_result awaitable(int result) noexcept { return {result}; }
+inline task<int>&& awaitable(task<int>&& t) noexcept { return std::move(t); }
 
 /// Indexes in each queue ring's registered file table: /dev/ublkcN, then the target's files.
 inline constexpr int char_file_index = 0;

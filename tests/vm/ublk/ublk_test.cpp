@@ -31,6 +31,7 @@
 #include "support/skip.hpp"
 #include "support/unique_fd.hpp"
 
+#include <uringcmd/runtime.hpp>
 #include <uringcmd/sync_wait.hpp>
 #include <uringcmd/ublk/control.hpp>
 #include <uringcmd/ublk/device.hpp>
@@ -514,11 +515,13 @@ std::pair<pid_t, std::uint32_t> serve_in_child(ublk::ram_target& ram, ublk::devi
   return {pid, n == sizeof id ? id : ~0u};
 }
 
-void recovers_after_sigkill(ublk::recovery_mode recovery) {
+void recovers_after_sigkill(ublk::recovery_mode recovery, ublk::data_mode mode = ublk::data_mode::best) {
   CAPTURE(ublk::to_string(recovery));
+  CAPTURE(ublk::to_string(mode));
   ublk::ram_target ram(16 << 20);
   ublk::device_options o = options(ram.size(), 16, 128 << 10, 2);
   o.recovery = recovery;
+  o.mode = mode;
   if (auto ok = ublk::check_recovery(recovery, kernel_features()); !ok) {
     o.id = 91;
     std::error_code err;
@@ -564,6 +567,7 @@ void recovers_after_sigkill(ublk::recovery_mode recovery) {
   }
   CHECK(dev->id() == id);
   CHECK(dev->recovery() == recovery);
+  if (mode != ublk::data_mode::best) CHECK(dev->mode() == mode);
   if (recovery != ublk::recovery_mode::fail_io) CHECK(reader.get() == 0);
   fio_ok(job + " --verify_only");  // what the dead server stored reads back through the new one
   CHECK(dev->served() > 0);
@@ -581,6 +585,13 @@ TEST_CASE("ublk: a device with reissue recovery keeps its data across a SIGKILL 
 TEST_CASE("ublk: a device with fail-io recovery fails I/O while its server is dead and serves again after recover") {
   UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   recovers_after_sigkill(ublk::recovery_mode::fail_io);
+}
+
+TEST_CASE("ublk: a batch-mode device with reissue recovery keeps its data across a SIGKILL of its server and device::recover") {
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
+  const auto batch = ublk::select_mode(ublk::data_mode::batch, kernel_features(), false);
+  UC_REQUIRE_KERNEL_FEATURE(batch.has_value(), "ublk batch I/O (UBLK_F_BATCH_IO)", "7.0");
+  recovers_after_sigkill(ublk::recovery_mode::reissue, ublk::data_mode::batch);
 }
 
 TEST_CASE("ublk: recover refuses a device that was added without recovery, and leaves it alone") {
@@ -715,4 +726,52 @@ TEST_CASE("ublk: each queue thread is pinned to a CPU of its kernel affinity set
   }
   CHECK(what.find("queue 1: CPU " + std::to_string(absent) + " is not one this process may run on") != std::string::npos);
   check_gone(91);
+}
+
+namespace {
+/// A RAM target whose every request, once `rt` is set, leaves its queue's core for the next
+/// queue's core and comes back before it is served, counting where it found itself. Only a
+/// queue served on a core of `rt` can do that: on() from any other thread throws.
+struct hopping_target {
+  ublk::ram_target& ram;
+  std::atomic<runtime*> rt{nullptr};
+  std::atomic<std::uint64_t> round_trips{0};
+  std::atomic<std::uint64_t> misplaced{0};  ///< steps that ran elsewhere than on the core expected
+
+  task<int> handle(ublk::io_request req, std::span<std::byte> buf) {
+    if (runtime* r = rt.load()) {
+      const std::size_t home = req.q_id;
+      const std::size_t other = (home + 1) % r->size();
+      if (r->current_core() != home) misplaced.fetch_add(1);
+      co_await r->on(other);
+      if (r->current_core() != other) misplaced.fetch_add(1);
+      co_await r->on(home);
+      if (r->current_core() != home) misplaced.fetch_add(1);
+      round_trips.fetch_add(1);
+    }
+    co_return ram.handle(req, buf);
+  }
+};
+}  // namespace
+
+TEST_CASE("ublk: each queue is served on its own core of the device's runtime, and a request can hop to the other queue's core and back") {
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
+  ublk::ram_target ram(16 << 20);
+  hopping_target t{ram};
+  ublk::device_options o = options(ram.size(), 16, 128 << 10, 2);
+  auto dev = ublk::device<hopping_target>::start(t, o);
+  runtime& rt = dev->queue_runtime();
+  REQUIRE(rt.size() == 2);
+  for (std::size_t q = 0; q < 2; ++q) CHECK(rt.cpu(q) == dev->queue_cpus()[q]);
+  t.rt = &rt;
+  fio_ok("--name=v --filename=" + dev->block_path() +
+         " --rw=randwrite --bsrange=4k-128k --iodepth=16 --direct=1 --ioengine=io_uring --verify=crc32c"
+         " --do_verify=1 --verify_state_save=0 --size=4M --numjobs=2");
+  MESSAGE(t.round_trips.load() << " requests went to the other queue's core and back");
+  CHECK(t.round_trips.load() > 0);
+  CHECK(t.misplaced.load() == 0);
+  const std::uint32_t id = dev->id();
+  dev->stop();
+  CHECK_FALSE(dev->queue_error());
+  check_gone(id);
 }

@@ -10,17 +10,15 @@
 #include <cstdint>
 #include <span>
 
-#include <uringcmd/task.hpp>
 #include <uringcmd/ublk/target.hpp>
 
 namespace uringcmd::ublk {
 
 struct null_target {
-  task<int> handle(io_request req, std::span<std::byte>) {
-    co_return req.has_data() ? static_cast<int>(req.bytes) : 0;
-  }
+  // Inline handlers (target.hpp): nothing here waits, so no coroutine frame either.
+  int handle(io_request req, std::span<std::byte>) noexcept { return req.has_data() ? static_cast<int>(req.bytes) : 0; }
   /// Zero copy: the request's pages stay untouched, as in handle().
-  task<int> handle_fixed(io_request req, std::uint16_t) { co_return static_cast<int>(req.bytes); }
+  int handle_fixed(io_request req, std::uint16_t) noexcept { return static_cast<int>(req.bytes); }
 };
 
 }  // namespace uringcmd::ublk

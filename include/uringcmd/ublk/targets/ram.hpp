@@ -63,7 +63,6 @@ class ram_target {
     p.basic.attrs |= attr::volatile_cache | attr::fua;
   }
 
-  task<int> handle(io_request req, std::span<std::byte> buf) { co_return serve(req, buf); }
 
   /// The memfd, which each queue registers at first_target_file (file_target).
   std::span<const int> files() const noexcept { return {&fd_, 1}; }
@@ -78,8 +77,8 @@ class ram_target {
     co_return *r == req.bytes ? static_cast<int>(*r) : -EIO;
   }
 
-  /// The synchronous body of handle().
-  int serve(const io_request& req, std::span<std::byte> buf) noexcept {
+  /// Copy and user-copy modes: a memcpy, so an inline handler (target.hpp).
+  int handle(const io_request& req, std::span<std::byte> buf) noexcept {
     if (req.op == io_op::flush) return 0;  // its start_sector is not a position (the kernel leaves it undefined)
     if (!in_range(req)) return -EIO;
     std::byte* at = data_ + req.offset;
