@@ -280,13 +280,17 @@ class batch_queue {
     }
     report(outcome);
     // Unmapped now: the descriptor mapping holds /dev/ublkcN open, and DEL_DEV waits for that.
-    // After an error I/O may still use them until `ex` is gone: they go with the queue then.
-    if (!loops_live) {
-      descs_map_ = {};
-      bufs_map_ = {};
-      meta_map_ = {};
-    }
+    // After an error I/O may still use them until `ex` is gone: release() then, once it is.
+    if (!loops_live) release();
     return outcome;
+  }
+
+  /// Unmaps what serve() mapped. Only once nothing can use it: serve() ended normally, or the
+  /// executor it served on is gone (device.hpp calls it after stopping the runtime).
+  void release() noexcept {
+    descs_map_ = {};
+    bufs_map_ = {};
+    meta_map_ = {};
   }
 
   queue_stats stats() const noexcept {
@@ -296,6 +300,8 @@ class batch_queue {
   data_mode mode() const noexcept { return data_mode::batch; }
   /// The first unexpected error (none when the queue ended because the device stopped).
   std::error_code error() const noexcept { return error_; }
+  /// The exceptions the target let escape (each failed its request with EIO).
+  const target_exceptions& thrown() const noexcept { return thrown_; }
 
  private:
   // Copy mode: every element carries its tag's buffer.
@@ -404,11 +410,12 @@ class batch_queue {
       co_await batch_detail::park{s.node};
       if (!s.busy) co_return;  // woken by the stop
       const io_request req = decode(descs_[tag], q_id_, tag);
-      int res;
-      if (req.has_data() && req.bytes > buf_bytes_) {
-        res = -EIO;
-      } else {
-        res = co_await awaitable(target_.handle(req, req.has_data() ? std::span<std::byte>(buf, req.bytes) : std::span<std::byte>{}));
+      int res = -EIO;
+      try {
+        if (!req.has_data() || req.bytes <= buf_bytes_)
+          res = co_await awaitable(target_.handle(req, req.has_data() ? std::span<std::byte>(buf, req.bytes) : std::span<std::byte>{}));
+      } catch (...) {
+        thrown_.note();  // res stays -EIO (queue_setup.hpp)
       }
       count(served_);
       commits_[filling_].add(tag, res, buffer_of(tag));
@@ -470,6 +477,7 @@ class batch_queue {
   bool setup_done_ = false;
   bool stopping_ = false;
   std::error_code error_;
+  target_exceptions thrown_;
   std::atomic<std::uint64_t> served_{0};
   std::atomic<std::uint64_t> aborted_{0};
   std::atomic<std::uint64_t> commits_sent_{0};

@@ -44,6 +44,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -216,6 +217,15 @@ class device {
   uringcmd::runtime& queue_runtime() noexcept { return *cores_; }
   /// Requests committed by every queue so far.
   std::uint64_t served() const noexcept { return stats().served; }
+  /// The first exception the target let escape a handler (each failed its request with EIO and
+  /// the queue served on; none: nullptr). Read it once the queues have ended (stop(), wait()).
+  std::exception_ptr target_exception() const noexcept {
+    for (const auto& q : queues_)
+      if (q->thrown().first()) return q->thrown().first();
+    for (const auto& q : batch_queues_)
+      if (q->thrown().first()) return q->thrown().first();
+    return nullptr;
+  }
   /// The first error a queue ended on (none after a clean stop).
   std::error_code queue_error() const noexcept {
     for (const auto& q : queues_)
@@ -337,6 +347,10 @@ class device {
     if (!cores_) return;
     cores_->stop();
     cores_.reset();
+    // A queue that ended on an exception kept its mappings (and with them /dev/ublkcN, which
+    // DEL_DEV waits for) while its executor lived; that executor is gone now.
+    for (const auto& q : queues_) q->release();
+    for (const auto& q : batch_queues_) q->release();
   }
 
   /// Each queue's CPU (-1: not pinned), from opts.queue_cpus or the kernel's queue affinity.

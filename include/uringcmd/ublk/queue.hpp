@@ -127,12 +127,16 @@ class queue {
     }
     report(outcome);
     // Unmapped now: the descriptor mapping holds /dev/ublkcN open, and DEL_DEV waits for that.
-    // After an error I/O may still use them until `ex` is gone: they go with the queue then.
-    if (!loops_live) {
-      descs_map_ = {};
-      bufs_map_ = {};
-    }
+    // After an error I/O may still use them until `ex` is gone: release() then, once it is.
+    if (!loops_live) release();
     return outcome;
+  }
+
+  /// Unmaps what serve() mapped. Only once nothing can use it: serve() ended normally, or the
+  /// executor it served on is gone (device.hpp calls it after stopping the runtime).
+  void release() noexcept {
+    descs_map_ = {};
+    bufs_map_ = {};
   }
 
   queue_stats stats() const noexcept {
@@ -142,6 +146,8 @@ class queue {
   data_mode mode() const noexcept { return mode_; }
   /// The first unexpected error a tag's loop ended on (none when it ended on ABORT).
   std::error_code error() const noexcept { return error_; }
+  /// The exceptions the target let escape (each failed its request with EIO).
+  const target_exceptions& thrown() const noexcept { return thrown_; }
 
  private:
   /// What FETCH / COMMIT_AND_FETCH carry: the tag's buffer in io_cmd::addr (copy mode only), and
@@ -175,22 +181,26 @@ class queue {
         co_return;
       }
       const io_request req = decode(descs_[tag], q_id_, tag);
-      int res;
-      if (req.has_data() && req.bytes > buf_bytes_) {
-        res = -EIO;
-      } else if (!req.has_data()) {
-        res = co_await awaitable(target_.handle(req, {}));
-      } else if (mode_ == data_mode::user_copy) {
-        res = co_await handle_user_copy(req, std::span<std::byte>(buf, req.bytes));
-      } else if (mode_ == data_mode::zero_copy) {
-        if constexpr (zero_copy_target<Target>) {
-          res = req.flags & io_flag::need_reg_buf ? co_await handle_registering(req)
-                                                   : co_await awaitable(target_.handle_fixed(req, req.tag));
+      int res = -EIO;
+      try {
+        if (req.has_data() && req.bytes > buf_bytes_) {
+          res = -EIO;
+        } else if (!req.has_data()) {
+          res = co_await awaitable(target_.handle(req, {}));
+        } else if (mode_ == data_mode::user_copy) {
+          res = co_await handle_user_copy(req, std::span<std::byte>(buf, req.bytes));
+        } else if (mode_ == data_mode::zero_copy) {
+          if constexpr (zero_copy_target<Target>) {
+            res = req.flags & io_flag::need_reg_buf ? co_await handle_registering(req)
+                                                     : co_await awaitable(target_.handle_fixed(req, req.tag));
+          } else {
+            res = -EOPNOTSUPP;  // unreachable: the device refuses zero copy for such a target
+          }
         } else {
-          res = -EOPNOTSUPP;  // unreachable: the device refuses zero copy for such a target
+          res = co_await awaitable(target_.handle(req, std::span<std::byte>(buf, req.bytes)));
         }
-      } else {
-        res = co_await awaitable(target_.handle(req, std::span<std::byte>(buf, req.bytes)));
+      } catch (...) {
+        thrown_.note();  // res stays -EIO
       }
       count(served_);
       c.result = res;
@@ -239,6 +249,7 @@ class queue {
   const io_desc* descs_ = nullptr;
   std::byte* bufs_ = nullptr;
   std::error_code error_;
+  target_exceptions thrown_;
   std::atomic<std::uint64_t> served_{0};
   std::atomic<std::uint64_t> aborted_{0};
   std::atomic<std::uint64_t> fallbacks_{0};

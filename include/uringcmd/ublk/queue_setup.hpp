@@ -8,6 +8,7 @@
 //                    command and target I/O names its file by index (no file lookup per SQE).
 //   char_file        /dev/ublkcN as the queue's commands name it (fixed file char_file_index).
 //   count            the per-request counters (served, ...): single writer, no locked RMW.
+//   target_exceptions   what a queue keeps of the exceptions its target's handlers let escape.
 //   report_once      hands serve()'s setup outcome to on_fetched exactly once.
 //   serve_on_own_executor   serve(on_fetched): a queue served on an executor of its thread's own,
 //                    for callers without a runtime (device.hpp serves each queue on a runtime core).
@@ -20,6 +21,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <span>
@@ -97,6 +99,25 @@ inline fd_ref char_file() noexcept { return fixed_file(char_file_index); }
 inline void count(std::atomic<std::uint64_t>& n) noexcept {
   n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
+
+/// An exception escaping a target's handler fails that request with EIO and the queue serves on
+/// (a tag loop that died with it would leave the request, and STOP_DEV's drain, hanging). The
+/// queue's thread notes each one here; the first is kept for the device's owner to rethrow.
+class target_exceptions {
+ public:
+  void note() noexcept {
+    if (!first_) first_ = std::current_exception();
+    ublk::count(count_);
+  }
+  /// The first one, once the queue has ended (its thread wrote it).
+  std::exception_ptr first() const noexcept { return first_; }
+  /// How many so far: any thread.
+  std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+
+ private:
+  std::exception_ptr first_;
+  std::atomic<std::uint64_t> count_{0};
+};
 
 /// serve()'s on_fetched, called at most once: the first outcome given is the one reported.
 class report_once {

@@ -17,6 +17,8 @@
 // any uringcmd op there (the queue's ring is sized for one target I/O per tag). With several queues
 // the same target object is called from several threads at once: it must be safe for that.
 // tune() may adjust the parameters the device sends with SET_PARAMS (discard limits, attributes).
+// An exception escaping handle() fails that request with EIO and the queue serves on; the device
+// keeps the first one (device::target_exception()).
 //
 // Zero copy (data_mode::zero_copy, mode.hpp) needs a zero_copy_target: one that also has
 //

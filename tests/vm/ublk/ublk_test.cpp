@@ -22,6 +22,7 @@
 #include <future>
 #include <thread>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -774,4 +775,47 @@ TEST_CASE("ublk: each queue is served on its own core of the device's runtime, a
   dev->stop();
   CHECK_FALSE(dev->queue_error());
   check_gone(id);
+}
+
+namespace {
+/// A RAM disk whose handler throws for any request touching its second MiB.
+struct throwing_target {
+  ublk::ram_target& ram;
+  int handle(const ublk::io_request& req, std::span<std::byte> buf) {
+    if (req.has_data() && req.offset < (2u << 20) && req.offset + req.bytes > (1u << 20))
+      throw std::runtime_error("throwing_target: bad sector");
+    return ram.handle(req, buf);
+  }
+};
+
+void throwing_target_fails_only_its_requests(ublk::data_mode m) {
+  ublk::ram_target ram(4 << 20);
+  throwing_target t{ram};
+  ublk::device_options o = options(ram.size(), 4, 64 << 10);
+  o.mode = m;
+  auto dev = ublk::device<throwing_target>::start(t, o);
+  INFO("mode " << ublk::to_string(dev->mode()));
+  const std::string dd = "timeout 20 dd of=/dev/null bs=4096 count=1 iflag=direct if=" + dev->block_path();
+  const auto bad = uc_test::run_command(dd + " skip=300");
+  INFO(bad.output);
+  CHECK(bad.status != 0);
+  CHECK(bad.status != 124);  // failed, not hung
+  CHECK(bad.output.find("Input/output error") != std::string::npos);
+  const auto good = uc_test::run_command(dd + " skip=600");  // the device serves on
+  INFO(good.output);
+  CHECK(good.status == 0);
+  const std::uint32_t id = dev->id();
+  dev->stop();
+  CHECK_FALSE(dev->queue_error());
+  check_gone(id);
+  REQUIRE(dev->target_exception());
+  CHECK_THROWS_WITH_AS(std::rethrow_exception(dev->target_exception()), "throwing_target: bad sector", std::runtime_error);
+}
+}  // namespace
+
+TEST_CASE("ublk: a handler that throws fails its request with EIO, the device serves on, and stop still deletes it") {
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
+  throwing_target_fails_only_its_requests(ublk::data_mode::copy);
+  if (ublk::select_mode(ublk::data_mode::batch, kernel_features(), false))
+    throwing_target_fails_only_its_requests(ublk::data_mode::batch);
 }
