@@ -5,13 +5,13 @@
 #include <sched.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include <asio/signal_set.hpp>
@@ -47,7 +47,8 @@ options:
   -s, --size BYTES         export at most BYTES (K/M/G suffixes); a writable regular file shorter
                            than that is extended to it
   -t, --threads N          worker threads (runtime cores, pinned to a CPU each when there are
-                           enough), each with its own io_context and io_uring (default: CPUs)
+                           enough), each with its own io_context and io_uring (default: half
+                           the CPUs, at least 1)
       --max-connections N  close connections past N (default 1024)
       --queue-depth N      requests in flight per connection (default 32)
   -v, --verbose            log every connection
@@ -99,6 +100,12 @@ unsigned cpus_allowed() {
   return static_cast<unsigned>(CPU_COUNT(&set));
 }
 
+/// Half the CPUs (at least one): a worker is not the only thread a request keeps busy. io_uring
+/// runs reads and writes of files without non-blocking support (tmpfs, buffered writes) on its
+/// io-wq threads, and the kernel's TCP work runs on the sender's CPU; with a worker per CPU those
+/// compete with the workers (docs/benchmarks.md, "uringcmd-nbd vs nbdkit").
+unsigned default_threads() { return std::max(1U, (cpus_allowed() + 1) / 2); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -106,7 +113,7 @@ int main(int argc, char** argv) {
   std::string bind_address = "127.0.0.1", path;
   enum class kind { file, nvme, scsi } backend = kind::file;
   unsigned short port = 10809;
-  unsigned threads = std::max(1U, std::thread::hardware_concurrency());
+  unsigned threads = default_threads();
   std::uint64_t size_limit = 0;
   server_config cfg;
   cfg.exported.name = "default";
@@ -199,6 +206,8 @@ int main(int argc, char** argv) {
     uringcmd::runtime_options ro;
     ro.cores = threads;
     ro.ring = store.ring();
+    // The ring_driver then skips a turn per pass when the kernel queued no task work.
+    ro.ring.extra_flags |= IORING_SETUP_TASKRUN_FLAG;
     ro.pin = threads <= cpus_allowed();
     ro.loop = [&workers](std::size_t core, uringcmd::executor& ex) { workers[core]->run(ex); };
     uringcmd::runtime rt(ro);

@@ -2,21 +2,25 @@
 // The NBD server's workers and connections. A worker is one core of a uringcmd::runtime (main.cpp):
 // its thread runs one asio::io_context that drives the core's executor (ring_driver), with its
 // own listening socket on the shared port (SO_REUSEPORT: the kernel spreads connections over the
-// cores). A connection is two Asio coroutines: a reader that parses requests out of a receive
-// buffer (one recvmsg brings many pipelined headers), and a writer that sends every reply queued
-// since its last send in one gathered sendmsg (headers and read payloads). Between them each
-// request is one uringcmd task started straight on the worker's executor: it awaits the storage
-// op and queues its reply, with no Asio coroutine frame, async_run spawn or posted completion per
-// request (docs/nbd.md).
+// cores). A connection is an Asio coroutine, the reader, that parses requests out of a receive
+// buffer (one recvmsg brings many pipelined headers). Each request is one uringcmd task started
+// straight on the worker's executor: it awaits the storage op and queues its reply, with no Asio
+// coroutine frame, async_run spawn or posted completion per request. After every executor turn
+// the worker sends each connection's queued replies (headers and read payloads) in one gathered,
+// non-blocking sendmsg; only what the socket would not take goes through Asio's async_write
+// (docs/nbd.md).
 #pragma once
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <climits>
 #include <list>
 #include <memory>
 #include <optional>
@@ -55,6 +59,10 @@ inline std::size_t transfer_everything(const std::error_code& ec, std::size_t) n
 // payload (larger payloads go straight to their slot). Per connection, idle ones included.
 inline constexpr std::size_t receive_buffer = 16 * 1024;
 
+// A payload at least this large is waited for whole (SO_RCVLOWAT): loopback delivers ~64 KiB
+// segments, and waking for each costs an epoll_wait, a recvmsg and a recvmsg that finds nothing.
+inline constexpr std::size_t wait_whole_payload = 128 * 1024;
+
 struct server_config {
   export_info exported;
   storage* store = nullptr;
@@ -79,6 +87,8 @@ class connection : public std::enable_shared_from_this<connection> {
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
   }
   const std::string& peer() const noexcept { return peer_; }
+  /// Sends the queued replies (worker::flush_replies, after the executor turn that queued them).
+  void flush();
 
  private:
   struct slot {
@@ -93,9 +103,10 @@ class connection : public std::enable_shared_from_this<connection> {
   awaitable<bool> negotiate();
   awaitable<bool> read_exact(std::span<std::byte> buf, bool stoppable);
   awaitable<std::size_t> receive(std::span<std::byte> buf, bool stoppable);
+  void wake_at(std::size_t bytes);
   task<void> serve(slot& s);
   void finish(slot& s, std::uint32_t error);
-  awaitable<void> write_replies();
+  void sent();
   awaitable<void> wait_for_slot();
   slot& take_slot(std::size_t bytes);
   void release(slot& s);
@@ -107,17 +118,18 @@ class connection : public std::enable_shared_from_this<connection> {
   bool structured_ = false;
   ::asio::cancellation_signal stop_;
   ::asio::steady_timer slot_freed_;
-  ::asio::steady_timer reply_queued_;  ///< wakes the writer while it idles
   std::vector<std::byte> inbuf_;       ///< received bytes not parsed yet: [in_begin_, in_end_)
   std::size_t in_begin_ = 0, in_end_ = 0;
+  std::size_t rcvlowat_ = 1;  ///< the socket's SO_RCVLOWAT
   std::vector<std::unique_ptr<slot>> slots_;
   std::vector<slot*> free_;
   std::vector<slot*> replies_, sending_;
-  std::vector<::asio::const_buffer> gather_;
+  std::vector<iovec> gather_;
+  std::vector<::asio::const_buffer> rest_;  ///< of sending_, what the socket did not take at once
   unsigned in_flight_ = 0;
   std::size_t bytes_in_flight_ = 0;
-  bool writer_idle_ = false;
-  bool closing_ = false;  ///< every reply is out: the writer ends
+  bool flush_queued_ = false;  ///< on the worker's list for the end of this executor turn
+  bool writing_ = false;       ///< an async_write of rest_ is out
   bool broken_ = false;
   std::uint64_t requests_ = 0;
 };
@@ -143,6 +155,7 @@ class worker {
   /// whose ring it owns) from the io_context.
   void run(executor& ex) {
     driver_.emplace(io_, ex);
+    driver_->after_turn([this] { flush_replies(); });
     ::asio::co_spawn(io_, accept_loop(), ::asio::detached);
     io_.run();
     driver_.reset();
@@ -167,6 +180,10 @@ class worker {
 
   /// How long shutdown waits for connections to finish their requests before closing them.
   static constexpr std::chrono::seconds shutdown_grace{10};
+
+  /// `c` has replies queued: they go out at the end of this executor turn (outside a turn: of
+  /// the next one, which driver().kick() schedules).
+  void flush_after_turn(std::shared_ptr<connection> c) { to_flush_.push_back(std::move(c)); }
 
   ::asio::io_context& io() noexcept { return io_; }
   uringcmd::asio::ring_driver& driver() noexcept { return *driver_; }
@@ -214,6 +231,12 @@ class worker {
     }
   }
 
+  void flush_replies() {
+    if (to_flush_.empty()) return;
+    for (auto& c : to_flush_) c->flush();
+    to_flush_.clear();  // may destroy a connection whose last reply just went out
+  }
+
   const server_config& cfg_;
   unsigned index_;
   std::atomic<unsigned>& connections_;
@@ -221,6 +244,7 @@ class worker {
   std::optional<uringcmd::asio::ring_driver> driver_;  ///< while run() runs
   tcp::acceptor acceptor_;
   std::list<std::shared_ptr<connection>> live_;
+  std::vector<std::shared_ptr<connection>> to_flush_;  ///< connections with replies queued this turn
   ::asio::steady_timer grace_{io_};
   bool stopping_ = false;
 };
@@ -233,13 +257,13 @@ inline connection::connection(worker& w, tcp::socket s, std::string peer)
       socket_(std::move(s)),
       peer_(std::move(peer)),
       slot_freed_(w.io()),
-      reply_queued_(w.io()),
       inbuf_(receive_buffer) {
   slots_.reserve(cfg_.queue_depth);
   for (unsigned i = 0; i < cfg_.queue_depth; ++i) free_.push_back(slots_.emplace_back(std::make_unique<slot>()).get());
   replies_.reserve(cfg_.queue_depth);
   sending_.reserve(cfg_.queue_depth);
   gather_.reserve(2 * cfg_.queue_depth);
+  rest_.reserve(2 * cfg_.queue_depth);
 }
 
 /// Fills `buf` from the receive buffer, refilling it as needed; a large remainder (a write's
@@ -249,12 +273,15 @@ inline awaitable<bool> connection::read_exact(std::span<std::byte> buf, bool sto
   std::copy_n(inbuf_.begin() + static_cast<std::ptrdiff_t>(in_begin_), done, buf.begin());
   in_begin_ += done;
   while (done < buf.size()) {
-    if (buf.size() - done >= inbuf_.size() / 2) {
+    const std::size_t left = buf.size() - done;
+    if (left >= inbuf_.size() / 2) {
+      wake_at(left >= wait_whole_payload ? left : 1);
       const std::size_t n = co_await receive(buf.subspan(done), stoppable);
       if (n == 0) co_return false;
       done += n;
       continue;
     }
+    wake_at(1);
     in_begin_ = 0;
     in_end_ = co_await receive(inbuf_, stoppable);
     if (in_end_ == 0) co_return false;
@@ -266,18 +293,35 @@ inline awaitable<bool> connection::read_exact(std::span<std::byte> buf, bool sto
   co_return true;
 }
 
+/// The socket reads as ready (epoll) once it holds `bytes` (the kernel caps it at half the
+/// receive buffer's limit and wakes early under memory pressure or at the peer's close). Set
+/// before every receive: a payload's remainder, which the peer owes us, or 1 (a header).
+inline void connection::wake_at(std::size_t bytes) {
+  if (bytes == rcvlowat_) return;
+  const int v = static_cast<int>(std::min<std::size_t>(bytes, INT_MAX));
+  if (::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVLOWAT, &v, sizeof v) == 0) rcvlowat_ = bytes;
+}
+
 /// One read of what the socket has (at least a byte); 0 for an error, the peer's close or a stop.
+/// The recvmsg is ours, non-blocking: Asio's async_read_some would post even a read that
+/// succeeds at once, which costs a trip through the io_context and its epoll_wait, and
+/// pipelined headers and payload segments usually are there already. Asio waits only after
+/// the socket said EAGAIN, which its edge-triggered epoll needs to see the next arrival.
 inline awaitable<std::size_t> connection::receive(std::span<std::byte> buf, bool stoppable) {
-  std::error_code ec;
-  std::size_t n = 0;
-  if (stoppable)
-    n = co_await socket_.async_read_some(
-        ::asio::buffer(buf.data(), buf.size()),
-        ::asio::bind_cancellation_slot(stop_.slot(), ::asio::redirect_error(::asio::use_awaitable, ec)));
-  else
-    n = co_await socket_.async_read_some(::asio::buffer(buf.data(), buf.size()),
-                                         ::asio::redirect_error(::asio::use_awaitable, ec));
-  co_return ec ? 0 : n;
+  for (;;) {
+    const ssize_t n = ::recv(socket_.native_handle(), buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n >= 0) co_return static_cast<std::size_t>(n);
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) co_return 0;
+    std::error_code ec;
+    if (stoppable)
+      co_await socket_.async_wait(
+          tcp::socket::wait_read,
+          ::asio::bind_cancellation_slot(stop_.slot(), ::asio::redirect_error(::asio::use_awaitable, ec)));
+    else
+      co_await socket_.async_wait(tcp::socket::wait_read, ::asio::redirect_error(::asio::use_awaitable, ec));
+    if (ec) co_return 0;
+  }
 }
 
 inline awaitable<bool> connection::negotiate() {
@@ -323,7 +367,6 @@ inline awaitable<void> connection::run() {
   auto self = shared_from_this();  // alive until the last reply has gone out
   if (cfg_.verbose) log("%s: connected [thread %u]", peer_.c_str(), worker_.index());
   if (co_await negotiate()) {
-    ::asio::co_spawn(worker_.io(), write_replies(), ::asio::detached);
     std::array<std::byte, request_size> h{};
     while (!worker_.stopping() && !broken_ && co_await read_exact(h, true)) {
       const auto req = parse_request(h);
@@ -348,13 +391,15 @@ inline awaitable<void> connection::run() {
         release(s);  // disconnected mid-write: nothing of it reaches the export
         break;
       }
-      if (v.what == verdict::action::reject) finish(s, v.error);
-      else worker_.driver().spawn(serve(s));
+      if (v.what == verdict::action::reject) {
+        finish(s, v.error);
+        worker_.driver().kick();
+      } else {
+        worker_.driver().spawn(serve(s));
+      }
     }
   }
   while (in_flight_ > 0) co_await wait_for_slot();  // every request answered (or the peer is gone)
-  closing_ = true;
-  if (writer_idle_) reply_queued_.cancel();
   std::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
@@ -388,39 +433,56 @@ inline void connection::finish(slot& s, std::uint32_t error) {
   s.error = error;
   s.header_len = encode_reply(s.header, s.req, error, structured_);
   replies_.push_back(&s);
-  // The writer resumes through the io_context, after this executor pass: the replies of every
-  // request that finishes in it go out in one send.
-  if (writer_idle_) reply_queued_.cancel();
+  if (!flush_queued_) {
+    flush_queued_ = true;
+    worker_.flush_after_turn(shared_from_this());
+  }
 }
 
-inline awaitable<void> connection::write_replies() {
-  auto self = shared_from_this();
-  for (;;) {
-    if (replies_.empty()) {
-      if (closing_) break;
-      writer_idle_ = true;
-      reply_queued_.expires_at(::asio::steady_timer::time_point::max());
-      std::error_code ec;
-      co_await reply_queued_.async_wait(::asio::redirect_error(::asio::use_awaitable, ec));
-      writer_idle_ = false;
-      continue;
-    }
-    std::swap(sending_, replies_);
-    gather_.clear();
-    for (slot* s : sending_) {
-      gather_.emplace_back(s->header.data(), s->header_len);
-      if (s->req.type == cmd_read && s->error == err_none && s->req.length)
-        gather_.emplace_back(s->data.data(), s->req.length);
-    }
-    if (!broken_) {
-      std::error_code ec;
-      co_await ::asio::async_write(socket_, gather_, transfer_everything,
-                                   ::asio::redirect_error(::asio::use_awaitable, ec));
-      if (ec) broken_ = true;  // the reader sees the socket fail too; the rest is released unsent
-    }
-    for (slot* s : sending_) release(*s);
-    sending_.clear();
+// Straight from the end of the executor turn whose completions queued the replies: one
+// non-blocking sendmsg for all of them, no wake-up through the io_context. Replies queued while
+// an async_write is out go after it, from its handler.
+inline void connection::flush() {
+  flush_queued_ = false;
+  if (writing_ || replies_.empty()) return;
+  std::swap(sending_, replies_);
+  if (broken_) return sent();
+  gather_.clear();
+  for (slot* s : sending_) {
+    gather_.push_back({s->header.data(), s->header_len});
+    if (s->req.type == cmd_read && s->error == err_none && s->req.length)
+      gather_.push_back({s->data.data(), s->req.length});
   }
+  msghdr m{};
+  m.msg_iov = gather_.data();
+  m.msg_iovlen = std::min<std::size_t>(gather_.size(), IOV_MAX);
+  const ssize_t n = ::sendmsg(socket_.native_handle(), &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    broken_ = true;  // the reader sees the socket fail too; the rest is released unsent
+    return sent();
+  }
+  std::size_t done = n < 0 ? 0 : static_cast<std::size_t>(n);
+  std::size_t i = 0;
+  for (; i < gather_.size() && done >= gather_[i].iov_len; ++i) done -= gather_[i].iov_len;
+  if (i == gather_.size()) return sent();
+  // The socket is full: the rest waits for room in Asio's reactor.
+  rest_.clear();
+  rest_.emplace_back(static_cast<const std::byte*>(gather_[i].iov_base) + done, gather_[i].iov_len - done);
+  for (++i; i < gather_.size(); ++i) rest_.emplace_back(gather_[i].iov_base, gather_[i].iov_len);
+  writing_ = true;
+  ::asio::async_write(socket_, rest_, transfer_everything,
+                      [this, self = shared_from_this()](const std::error_code& ec, std::size_t) {
+                        writing_ = false;
+                        if (ec) broken_ = true;
+                        sent();
+                        flush();
+                      });
+}
+
+/// Every reply in sending_ is out (or never will be): their slots are free.
+inline void connection::sent() {
+  for (slot* s : sending_) release(*s);
+  sending_.clear();
 }
 
 inline awaitable<void> connection::wait_for_slot() {

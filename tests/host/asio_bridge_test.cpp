@@ -31,6 +31,7 @@ using namespace std::chrono_literals;
 namespace {
 
 struct bridge {
+  explicit bridge(const uringcmd::ring_options& ring = {}) : ex(ring) {}
   ::asio::io_context io;
   uringcmd::executor ex;
   ua::ring_driver driver{io, ex};
@@ -97,7 +98,12 @@ TEST_CASE("asio bridge: a TCP echo and file I/O through the ring share one io_co
 
 TEST_CASE("asio bridge: an idle wait sleeps in Asio's reactor until the ring has a completion") {
   uc_test::watchdog dog(10s, "asio idle wait");
-  bridge b;
+  uringcmd::ring_options ring;
+  SUBCASE("on a plain ring") {}
+  SUBCASE("on a ring with IORING_SETUP_TASKRUN_FLAG, where a pass skips its last turn when it may") {
+    ring.extra_flags |= IORING_SETUP_TASKRUN_FLAG;
+  }
+  bridge b(ring);
   uc_test::pipe_pair p;
   char buf[8] = {};
   std::error_code got = make_error_code(std::errc::interrupted);
@@ -117,6 +123,21 @@ TEST_CASE("asio bridge: an idle wait sleeps in Asio's reactor until the ring has
   CHECK(n == 4);
   // A busy loop would have run thousands of executor turns in 100 ms.
   CHECK(b.driver.passes() < 10);
+}
+
+TEST_CASE("asio bridge: after_turn runs after the turn that completed a task, before any posted handler") {
+  uc_test::watchdog dog(10s, "asio after_turn");
+  bridge b;
+  bool done = false, turn_saw_done = false, handler_saw_turn = false;
+  b.driver.after_turn([&] { turn_saw_done = turn_saw_done || done; });
+  b.driver.spawn([](bridge& br, bool& d, bool& h, bool& seen) -> uringcmd::task<void> {
+    co_await uringcmd::nop();
+    d = true;
+    ::asio::post(br.io, [&h, &seen] { h = seen; });  // a handler queued from inside the turn
+  }(b, done, handler_saw_turn, turn_saw_done));
+  b.io.run();
+  CHECK(done);
+  CHECK(handler_saw_turn);
 }
 
 TEST_CASE("asio bridge: a cancellation_signal aborts a pending pipe read with operation_aborted") {

@@ -288,6 +288,26 @@ TEST_CASE("nbd: concurrent clients with pipelined requests each read back what t
   CHECK(failures == 0);
 }
 
+// The server waits for a large payload whole (SO_RCVLOWAT at what is left of it): a payload that
+// trickles in must still be taken as its pieces come, and the header after it must not wait for
+// more bytes than it has.
+TEST_CASE("nbd: a 1 MiB write whose payload arrives in pauses is answered, and so is the read right after it") {
+  export_file f(4 * mib);
+  nbd_server srv(f.path);
+  raw_client c(srv.port());
+  REQUIRE(c.connect_export());
+  const auto data = pattern(mib, 7);
+  REQUIRE(c.request(nbd::cmd_write, mib, mib, 1));
+  for (std::size_t at = 0; at < mib; at += 300 * 1024) {
+    REQUIRE(c.send(std::span(data).subspan(at, std::min<std::size_t>(300 * 1024, mib - at))));
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(c.simple_reply() == answer(nbd::err_none, 1));
+  std::vector<std::byte> got(512);
+  REQUIRE(c.read(mib + mib - 512, got) == nbd::err_none);
+  CHECK(std::memcmp(got.data(), data.data() + mib - 512, 512) == 0);
+}
+
 TEST_CASE("nbd: structured replies carry read data in an OFFSET_DATA chunk and errors in an ERROR chunk") {
   export_file f(mib);
   nbd_server srv(f.path);
