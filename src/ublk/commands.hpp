@@ -92,7 +92,7 @@ inline bool process_alive(pid_t pid) {
 /// The data modes a kernel with feature mask `mask` allows, with the reason for each it does not.
 inline cli::list mode_report(const uc::ublk::feature_report& f) {
   cli::list modes;
-  for (auto m : {ublk::data_mode::copy, ublk::data_mode::user_copy, ublk::data_mode::zero_copy, ublk::data_mode::batch}) {
+  for (auto m : ublk::forced_modes) {
     auto r = ublk::select_mode(m, f.mask, true);
     cli::fields e{{"mode", std::string(to_string(m))}, {"supported", bool(r)}};
     if (!r) e.emplace_back("reason", r.error().message());
@@ -125,7 +125,7 @@ inline int cmd_features(cli::output_mode out) {
   for (const auto& m : modes) {
     const auto& e = std::get<cli::fields>(m.v);
     std::string line = "  " + cli::inline_text(e[0].second);
-    line.resize(13, ' ');
+    line.resize(std::max<std::size_t>(line.size() + 2, 19), ' ');  // "batch-zero-copy" and 2 blanks
     line += std::get<bool>(e[1].second.v) ? "yes" : "no: " + cli::inline_text(e[2].second);
     std::cout << line << '\n';
   }

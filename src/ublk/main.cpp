@@ -36,7 +36,7 @@ constexpr cli::option_info option_table[] = {
      arg_kind::text},
     {"--queues", "N", "hardware queues, one thread each (default 1)", arg_kind::number, "-q"},
     {"--depth", "N", "requests in flight per queue (default 128)", arg_kind::number, "-d"},
-    {"--mode", "MODE", "copy, user-copy, zero-copy or batch (default: the best the kernel has, see features)",
+    {"--mode", "MODE", "copy, user-copy, zero-copy, batch or batch-zero-copy (default: the best the kernel has, see features)",
      arg_kind::text},
     {"--recovery", "0|1", "1: the device survives its daemon's death until `recover` (UBLK_F_USER_RECOVERY)",
      arg_kind::number, "-r"},
@@ -108,8 +108,9 @@ std::string check_kernel(const device_spec& spec) {
                   : spec.target == "ram" ? ublk::zero_copy_target<ublk::ram_target>
                                          : ublk::zero_copy_target<ublk::null_target>;
   if (auto m = ublk::select_mode(spec.mode, f->mask, zc); !m) {
-    if (m.error().category() != uringcmd::ublk::ublk_category() && spec.mode == ublk::data_mode::zero_copy)
-      return "--mode zero-copy: the " + spec.target + " target cannot serve zero copy (it has no handle_fixed)";
+    if (m.error().category() != uringcmd::ublk::ublk_category() && ublk::needs_fixed_buffers(spec.mode))
+      return "--mode " + std::string(to_string(spec.mode)) + ": the " + spec.target +
+             " target cannot serve zero copy (it has no handle_fixed)";
     return "--mode " + std::string(to_string(spec.mode)) + ": " + m.error().message();
   }
   if (auto r = ublk::check_recovery(spec.recovery, f->mask); !r) return "-r 1: " + r.error().message();
@@ -157,7 +158,8 @@ int cmd_add(const cli::parsed_args& p) {
   }
   if (const std::string m = p.text("--mode"); !m.empty()) {
     const auto mode = ublk::parse_data_mode(m);
-    if (!mode || *mode == ublk::data_mode::best) return bad("--mode: '" + m + "' is not copy, user-copy, zero-copy or batch");
+    if (!mode || *mode == ublk::data_mode::best)
+      return bad("--mode: '" + m + "' is not copy, user-copy, zero-copy, batch or batch-zero-copy");
     spec.mode = *mode;
   }
   const auto rec = p.number("--recovery").value_or(0);

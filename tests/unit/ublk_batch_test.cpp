@@ -2,6 +2,7 @@
 // ublk BATCH_IO without a kernel: the layout of a batch queue's buffers, the elements PREP_IO_CMDS
 // and COMMIT_IO_CMDS carry, how FETCH CQEs are read out of one incrementally consumed tag buffer,
 // and which FETCH results end the stream.
+#include <array>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -61,16 +62,23 @@ TEST_CASE("copy-mode elements carry tag, result and the tag's buffer in 16 bytes
   CHECK(l.header(0).nr_elem == 0);
 }
 
-TEST_CASE("elements without a buffer address are the 8-byte header only") {
+TEST_CASE("zero-copy elements are the 8-byte header only, with the slot the next request is registered at") {
   std::vector<std::byte> buf(2 * 8);
   elem_list l(buf.data(), 2, 0);
-  REQUIRE(l.add(1, 512, 0xdead));
-  REQUIRE(l.add(5, 0, 0xbeef));
+  REQUIRE(l.add(1, 512, 0xdead, 1));
+  REQUIRE(l.add(5, -5, 0xbeef, 5));
   CHECK(l.bytes() == 16);
+  CHECK(l.header(2).elem_bytes == 8);
+  CHECK(l.header(2).flags == 0);  // no buffer address, no fallback
   batch_elem_header h;
   std::memcpy(&h, buf.data() + 8, sizeof h);
   CHECK(h.tag == 5);
-  CHECK(h.result == 0);
+  CHECK(h.buf_index == 5);
+  CHECK(h.result == -5);
+  // The address went nowhere: the element is the header alone.
+  const std::array<std::byte, 8> want{std::byte{5}, std::byte{0}, std::byte{5}, std::byte{0},
+                                      std::byte{0xfb}, std::byte{0xff}, std::byte{0xff}, std::byte{0xff}};
+  CHECK(std::memcmp(buf.data() + 8, want.data(), 8) == 0);
 }
 
 TEST_CASE("FETCH results are read at a running offset until the tag buffer is used up") {
@@ -105,10 +113,25 @@ TEST_CASE("a FETCH ends for good on anything but tags and an empty tag buffer") 
   CHECK(classify_fetch(-EINVAL) == fetch_event::end);
 }
 
-TEST_CASE("batch mode is served when forced on a kernel with BATCH_IO, and best never picks it") {
+TEST_CASE("batch modes are served when forced on a kernel with BATCH_IO, and best never picks them") {
   constexpr std::uint64_t linux_7_2 = 0xfffff;
   CHECK(*select_mode(data_mode::batch, linux_7_2, false) == data_mode::batch);
+  CHECK(*select_mode(data_mode::batch_zero_copy, linux_7_2, true) == data_mode::batch_zero_copy);
   CHECK(*select_mode(data_mode::best, linux_7_2, true) == data_mode::zero_copy);
   CHECK(*select_mode(data_mode::best, feature::batch_io, false) == data_mode::copy);
   CHECK(mode_flags(data_mode::batch) == feature::batch_io);  // copy mode: no zero-copy flags
+  CHECK(mode_flags(data_mode::batch_zero_copy) == (feature::batch_io | feature::auto_buf_reg));
+  CHECK(is_batch(data_mode::batch_zero_copy));
+  CHECK_FALSE(is_batch(data_mode::zero_copy));
+}
+
+TEST_CASE("batch zero copy needs a target with handle_fixed, and a kernel with AUTO_BUF_REG as well as BATCH_IO") {
+  constexpr std::uint64_t linux_7_2 = 0xfffff;
+  CHECK(select_mode(data_mode::batch_zero_copy, linux_7_2, false).error() == std::errc::operation_not_supported);
+  auto no_abr = select_mode(data_mode::batch_zero_copy, linux_7_2 & ~feature::auto_buf_reg, true);
+  REQUIRE_FALSE(no_abr);
+  CHECK(no_abr.error().message() == "ublk ADD_DEV: UBLK_F_AUTO_BUF_REG not supported by this kernel (needs 6.16)");
+  auto no_batch = select_mode(data_mode::batch_zero_copy, linux_7_2 & ~feature::batch_io, true);
+  REQUIRE_FALSE(no_batch);
+  CHECK(no_batch.error().message() == "ublk ADD_DEV: UBLK_F_BATCH_IO not supported by this kernel (needs 7.0)");
 }

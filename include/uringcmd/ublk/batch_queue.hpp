@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // ublk::batch_queue: one hardware queue of a ublk device added with UBLK_F_BATCH_IO (7.0), served
-// in copy mode. Same shape as queue<Target> (queue.hpp): serve() on the queue's own thread (on a
-// runtime core's executor, or its own), stats(), error().
+// in copy mode (data_mode::batch) or zero copy (batch_zero_copy: with UBLK_F_AUTO_BUF_REG). Same
+// shape as queue<Target> (queue.hpp): serve() on the queue's own thread (on a runtime core's
+// executor, or its own), stats(), error().
 //
 // Instead of one parked FETCH per tag, the kernel hands requests over in runs of tags:
 //
@@ -16,6 +17,13 @@
 // ends with -ENOBUFS (or without IORING_CQE_F_MORE for other reasons); the queue puts the buffer
 // back when it is used up and arms a new FETCH. -ENODEV (the device stops) ends it for good; the
 // tags the server still holds are committed afterwards, so that STOP_DEV's drain completes.
+//
+// How the data moves: in copy mode every PREP/COMMIT element carries its tag's buffer
+// (UBLK_BATCH_F_HAS_BUF_ADDR) and the target's handle() gets that buffer. In zero copy the
+// elements are 8 bytes, their buf_index (= tag) is where the kernel registers the tag's next
+// request in this ring's sparse buffer table, and handle_fixed(req, tag) gets the index; the
+// kernel unregisters it when the COMMIT returns the request. No fallback is asked for: the index
+// is always a free slot of the table, so a failed registration can only fail that request.
 //
 // A commit buffer is read by the kernel when the COMMIT is issued, but it stays untouched until
 // the COMMIT's CQE: results that arrive meanwhile go to the other of two buffers, so a COMMIT
@@ -102,11 +110,12 @@ class elem_list {
   elem_list(std::byte* buf, std::uint16_t capacity, std::uint16_t flags) noexcept
       : buf_(buf), capacity_(capacity), flags_(flags), elem_bytes_(batch_elem_bytes(flags)) {}
 
-  /// Appends one element; false when full (never, for at most one element per tag).
-  bool add(std::uint16_t tag, std::int32_t result, std::uint64_t buf_addr) noexcept {
+  /// Appends one element; false when full (never, for at most one element per tag). `buf_addr`
+  /// counts with has_buf_addr only; `buf_index` is the AUTO_BUF_REG slot (ignored without it).
+  bool add(std::uint16_t tag, std::int32_t result, std::uint64_t buf_addr, std::uint16_t buf_index = 0) noexcept {
     if (count_ == capacity_) return false;
     std::byte* e = buf_ + std::size_t{count_} * elem_bytes_;
-    const batch_elem_header h{tag, 0, result};
+    const batch_elem_header h{tag, buf_index, result};
     std::memcpy(e, &h, sizeof h);
     if (flags_ & batch_flag::has_buf_addr) std::memcpy(e + sizeof h, &buf_addr, sizeof buf_addr);
     ++count_;
@@ -212,9 +221,16 @@ struct park {
 template <target Target>
 class batch_queue {
  public:
-  /// As queue<Target>: `char_fd` /dev/ublkcN, `info` what ADD_DEV granted (BATCH_IO, copy mode).
+  /// As queue<Target>: `char_fd` /dev/ublkcN, `info` what ADD_DEV granted (BATCH_IO, and
+  /// AUTO_BUF_REG for zero copy).
   batch_queue(int char_fd, const ctrl_dev_info& info, std::uint16_t q_id, Target& tgt) noexcept
-      : fd_(char_fd), q_id_(q_id), depth_(info.queue_depth), buf_bytes_(info.max_io_buf_bytes), target_(tgt) {}
+      : fd_(char_fd),
+        q_id_(q_id),
+        depth_(info.queue_depth),
+        buf_bytes_(info.max_io_buf_bytes),
+        zero_copy_((info.flags & feature::auto_buf_reg) != 0),
+        elem_flags_(zero_copy_ ? std::uint16_t{0} : batch_flag::has_buf_addr),
+        target_(tgt) {}
   batch_queue(const batch_queue&) = delete;
   batch_queue& operator=(const batch_queue&) = delete;
 
@@ -231,9 +247,10 @@ class batch_queue {
   result<void> serve(executor& ex, const std::function<void(result<void>)>& on_fetched) {
     report_once report(on_fetched);
     const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    const batch_detail::batch_layout lay = batch_detail::layout_for(depth_, batch_elem_bytes(elem_flags), page);
+    const batch_detail::batch_layout lay = batch_detail::layout_for(depth_, batch_elem_bytes(elem_flags_), page);
     auto descs = mapping::descriptors(fd_, q_id_, depth_);
     if (!descs) return report.failed(descs.error());
+    // Zero copy never touches these: untouched anonymous pages cost nothing.
     auto bufs = mapping::anonymous(std::size_t{depth_} * buf_bytes_);
     if (!bufs) return report.failed(bufs.error());
     auto meta = mapping::anonymous(lay.total);
@@ -248,14 +265,19 @@ class batch_queue {
     tag_buf_ = m + lay.tags;
     tag_buf_bytes_ = lay.tags_bytes;
     cursor_ = batch_detail::tag_cursor(tag_buf_, lay.tags_bytes);
-    commits_[0] = batch_detail::elem_list(m + lay.commit[0], depth_, elem_flags);
-    commits_[1] = batch_detail::elem_list(m + lay.commit[1], depth_, elem_flags);
+    commits_[0] = batch_detail::elem_list(m + lay.commit[0], depth_, elem_flags_);
+    commits_[1] = batch_detail::elem_list(m + lay.commit[1], depth_, elem_flags_);
     slots_.assign(depth_, slot{});
 
     result<void> outcome;
     bool loops_live = false;
     try {
       if (auto r = register_files(ex, fd_, target_); !r) throw std::system_error(r.error(), "io_uring_register_files");
+      if (zero_copy_) {
+        // The slots the kernel registers each tag's request pages in (buf_index = tag).
+        const int r = io_uring_register_buffers_sparse(&ex.ring().native(), depth_);
+        if (r < 0) throw std::system_error(errno_code(-r), "io_uring_register_buffers_sparse");
+      }
       io_uring_buf_reg reg{};
       reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring_);
       reg.ring_entries = 1;
@@ -297,15 +319,13 @@ class batch_queue {
     return {served_.load(std::memory_order_relaxed), aborted_.load(std::memory_order_relaxed), 0,
             commits_sent_.load(std::memory_order_relaxed)};
   }
-  data_mode mode() const noexcept { return data_mode::batch; }
+  data_mode mode() const noexcept { return zero_copy_ ? data_mode::batch_zero_copy : data_mode::batch; }
   /// The first unexpected error (none when the queue ended because the device stopped).
   std::error_code error() const noexcept { return error_; }
   /// The exceptions the target let escape (each failed its request with EIO).
   const target_exceptions& thrown() const noexcept { return thrown_; }
 
  private:
-  // Copy mode: every element carries its tag's buffer.
-  static constexpr std::uint16_t elem_flags = batch_flag::has_buf_addr;
   static constexpr std::uint16_t tag_group = 0;
 
   struct slot {
@@ -316,8 +336,10 @@ class batch_queue {
   void note(std::error_code e) noexcept {
     if (!error_) error_ = e;
   }
-  std::uint64_t buffer_of(std::uint16_t tag) const noexcept {
-    return reinterpret_cast<std::uintptr_t>(bufs_ + std::size_t{tag} * buf_bytes_);
+  std::byte* buffer_of(std::uint16_t tag) const noexcept { return bufs_ + std::size_t{tag} * buf_bytes_; }
+  /// A PREP/COMMIT element of `tag`: its buffer (copy), or its own slot for the next request (zero copy).
+  void add_elem(batch_detail::elem_list& list, std::uint16_t tag, std::int32_t result) const noexcept {
+    list.add(tag, result, reinterpret_cast<std::uintptr_t>(buffer_of(tag)), tag);
   }
   void provide_tag_buffer() noexcept {
     io_uring_buf_ring_add(ring_, tag_buf_, static_cast<unsigned>(tag_buf_bytes_), 0, 0, 0);
@@ -328,7 +350,7 @@ class batch_queue {
   /// PREP_IO_CMDS for every tag, then the loops.
   task<void> start() {
     batch_detail::elem_list& prep = commits_[0];
-    for (std::uint16_t t = 0; t < depth_; ++t) prep.add(t, 0, buffer_of(t));
+    for (std::uint16_t t = 0; t < depth_; ++t) add_elem(prep, t, 0);
     auto r = co_await uring_cmd(char_file(), io_cmd_op::prep_io_cmds, prep.header(q_id_), prep.options());
     prep.clear();
     setup_done_ = true;
@@ -404,7 +426,7 @@ class batch_queue {
 
   task<void> serve_tag(std::uint16_t tag) {
     executor& ex = *executor::current();
-    std::byte* const buf = bufs_ + std::size_t{tag} * buf_bytes_;
+    std::byte* const buf = buffer_of(tag);
     slot& s = slots_[tag];
     for (;;) {
       co_await batch_detail::park{s.node};
@@ -412,13 +434,21 @@ class batch_queue {
       const io_request req = decode(descs_[tag], q_id_, tag);
       int res = -EIO;
       try {
-        if (!req.has_data() || req.bytes <= buf_bytes_)
-          res = co_await awaitable(target_.handle(req, req.has_data() ? std::span<std::byte>(buf, req.bytes) : std::span<std::byte>{}));
+        if (!req.has_data()) {
+          res = co_await awaitable(target_.handle(req, {}));
+        } else if (req.bytes > buf_bytes_) {
+          res = -EIO;
+        } else if (zero_copy_) {
+          if constexpr (zero_copy_target<Target>) res = co_await awaitable(target_.handle_fixed(req, tag));
+          else res = -EOPNOTSUPP;  // unreachable: the device refuses zero copy for such a target
+        } else {
+          res = co_await awaitable(target_.handle(req, std::span<std::byte>(buf, req.bytes)));
+        }
       } catch (...) {
         thrown_.note();  // res stays -EIO (queue_setup.hpp)
       }
       count(served_);
-      commits_[filling_].add(tag, res, buffer_of(tag));
+      add_elem(commits_[filling_], tag, res);
       s.busy = false;
       --busy_;
       wake_committer(ex);
@@ -460,6 +490,8 @@ class batch_queue {
   std::uint16_t q_id_;
   std::uint16_t depth_;
   std::uint32_t buf_bytes_;
+  bool zero_copy_;
+  std::uint16_t elem_flags_;  ///< of every PREP/COMMIT: has_buf_addr in copy mode, nothing in zero copy
   Target& target_;
   mapping descs_map_, bufs_map_, meta_map_;  // serve()'s, here so that an error cannot unmap them under I/O
   const io_desc* descs_ = nullptr;

@@ -296,7 +296,7 @@ class device {
     std::string s = "ublk::device::start: mode ";
     s += to_string(m);
     if (e.category() == ublk_category()) return s;  // the message names the missing flag
-    if (m == data_mode::zero_copy) s += " needs a target with handle_fixed()";
+    if (needs_fixed_buffers(m)) s += " needs a target with handle_fixed()";
     return s;
   }
 
@@ -310,7 +310,7 @@ class device {
 
     cpus_ = plan_cpus();
     for (std::uint16_t q = 0; q < info_.nr_hw_queues; ++q) {
-      if (mode() == data_mode::batch)
+      if (is_batch(mode()))
         batch_queues_.push_back(std::make_unique<batch_queue<Target>>(char_fd_, info_, q, target_));
       else
         queues_.push_back(std::make_unique<queue<Target>>(char_fd_, info_, q, target_, opts_.force_zero_copy_fallback));
@@ -327,7 +327,7 @@ class device {
         g->report(r);
       };
       try {
-        if (mode() == data_mode::batch) (void)batch_queues_[q]->serve(ex, report);
+        if (is_batch(mode())) (void)batch_queues_[q]->serve(ex, report);
         else (void)queues_[q]->serve(ex, report);
       } catch (...) {  // the runtime keeps the exception; start() must not wait for this queue
         if (!reported) g->report(fail(errno_code(EIO)));

@@ -215,7 +215,7 @@ if want errors; then
     ok "... and the first dev 7 still serves" dd if=/dev/ublkb7 of=/dev/null bs=4K count=16 iflag=direct status=none
     del 7
   fi
-  for mode in user-copy zero-copy batch; do
+  for mode in user-copy zero-copy batch batch-zero-copy; do
     grep -qw "$mode" <<<"$modes" && continue
     refused "--mode $mode, which this kernel or uringcmd lacks, is named" 'UBLK_F_[A-Z_]+ not supported|not implemented' \
       "$TOOL" add -t loop -f "$TMP/mode.img" --size 16M --mode "$mode"

@@ -210,8 +210,7 @@ TEST_CASE("ublk: DEL_DEV of an unknown ID, a second ADD_DEV of one ID and a miss
 }
 
 namespace {
-constexpr ublk::data_mode forced_modes[] = {ublk::data_mode::copy, ublk::data_mode::user_copy,
-                                            ublk::data_mode::zero_copy, ublk::data_mode::batch};
+using ublk::forced_modes;
 
 /// GET_FEATURES of this kernel (nothing before 6.5).
 std::optional<std::uint64_t> kernel_features() {
@@ -593,6 +592,8 @@ TEST_CASE("ublk: a batch-mode device with reissue recovery keeps its data across
   const auto batch = ublk::select_mode(ublk::data_mode::batch, kernel_features(), false);
   UC_REQUIRE_KERNEL_FEATURE(batch.has_value(), "ublk batch I/O (UBLK_F_BATCH_IO)", "7.0");
   recovers_after_sigkill(ublk::recovery_mode::reissue, ublk::data_mode::batch);
+  // The new server's ring has a fresh buffer table: PREP_IO_CMDS names its slots again.
+  recovers_after_sigkill(ublk::recovery_mode::reissue, ublk::data_mode::batch_zero_copy);
 }
 
 TEST_CASE("ublk: recover refuses a device that was added without recovery, and leaves it alone") {
