@@ -768,7 +768,7 @@ TEST_CASE("ublk: each queue is served on its own core of the device's runtime, a
   t.rt = &rt;
   fio_ok("--name=v --filename=" + dev->block_path() +
          " --rw=randwrite --bsrange=4k-128k --iodepth=16 --direct=1 --ioengine=io_uring --verify=crc32c"
-         " --do_verify=1 --verify_state_save=0 --size=4M --numjobs=2");
+         " --do_verify=1 --verify_state_save=0 --size=4M --numjobs=2 --offset_increment=8M");  // disjoint jobs
   MESSAGE(t.round_trips.load() << " requests went to the other queue's core and back");
   CHECK(t.round_trips.load() > 0);
   CHECK(t.misplaced.load() == 0);
