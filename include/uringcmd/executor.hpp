@@ -220,8 +220,8 @@ class executor {
       msg_ring_open_ = true;
     }
     const running_scope scope(this);
-    if (const int rc = ring_.enter(block && ready_.empty()); rc < 0) [[unlikely]]
-      check_enter(rc);
+    if (block && ready_.empty() && opts_.idle_spin_us) enter_after_spin();
+    else if (const int rc = ring_.enter(block && ready_.empty()); rc < 0) [[unlikely]] check_enter(rc);
     reap_and_resume();
     if (remote_fired_) run_remote();
     resume_ready();
@@ -281,6 +281,23 @@ class executor {
   static inline std::uint64_t wake_sink_ = 0;  // eventfd reads land here; the value is never used
 
   unsigned user_work() const noexcept { return in_flight_ - (wake_armed_ ? 1 : 0); }
+
+  // A blocking turn with ring_options::idle_spin_us: submit and take what is there; when nothing is,
+  // poll, then enter once more to run the task work the poll saw, or to sleep. Polling goes on
+  // while it finds work, stops after a poll that ran out and a sleep longer than the poll (work
+  // that comes that late, as at depth 1 with a slow reply, is not worth burning CPU for), and
+  // resumes after a sleep shorter than the poll.
+  void enter_after_spin() {
+    if (const int rc = ring_.enter(false); rc < 0) [[unlikely]] check_enter(rc);
+    if (ring_.cq_ready()) return;
+    if (poll_next_ && ring_.spin_for_work(opts_.idle_spin_us)) {
+      if (const int rc = ring_.enter(false); rc < 0) [[unlikely]] check_enter(rc);
+      return;
+    }
+    const auto slept_from = std::chrono::steady_clock::now();
+    if (const int rc = ring_.enter(true); rc < 0) [[unlikely]] check_enter(rc);
+    poll_next_ = std::chrono::steady_clock::now() - slept_from < std::chrono::microseconds(opts_.idle_spin_us);
+  }
 
   void check_enter(int rc) {
     if (rc == -EINTR || rc == -EAGAIN || rc == -EBUSY || rc == -ETIME) return;
@@ -399,6 +416,7 @@ class executor {
   }
 
   ring_options opts_;
+  bool poll_next_ = true;  // idle_spin_us: whether the next idle turn polls (enter_after_spin)
   uringcmd::ring ring_;
   unsigned in_flight_ = 0;
   bool big_cqe_ = false;

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -134,6 +135,21 @@ class ring {
   int enter(bool wait) noexcept {
     ++enters_;
     return wait ? io_uring_submit_and_wait(&ring_, 1) : io_uring_submit_and_get_events(&ring_);
+  }
+
+  /// Whether CQEs wait in the CQ.
+  bool cq_ready() const noexcept { return io_uring_cq_ready(&ring_) != 0; }
+  /// Polls for up to `us` microseconds until CQEs or task work (visible with
+  /// IORING_SETUP_TASKRUN_FLAG; entering the kernel runs it) wait for this ring; whether they do.
+  bool spin_for_work(unsigned us) const noexcept {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+    for (unsigned i = 1;; ++i) {
+      if (cq_ready() || (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN)) return true;
+      if (i % 64 == 0 && std::chrono::steady_clock::now() >= until) return false;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
   }
 
   /// Walks the CQ: for each CQE, `r = copy(cqe)`, then the head moves past it, then `then(r)`.

@@ -39,6 +39,13 @@ struct ring_options {
   /// Other threads' executors wake this one with IORING_OP_MSG_RING (5.18+) when both rings have
   /// it; otherwise, and when false, by writing its eventfd (one syscall per wake-up).
   bool msg_ring_doorbell = true;
+  /// Microseconds to keep polling the ring for work before sleeping in io_uring_enter, after a
+  /// turn that found more than one completion (0: sleep at once). A thread that queues work on a
+  /// sleeping ring pays for waking it: a ublk queue that sleeps is woken by every request, in the
+  /// submitter's time. Burns up to this long of CPU per idle turn; adds IORING_SETUP_TASKRUN_FLAG,
+  /// which shows pending task work without entering the kernel. Measured in docs/benchmarks.md
+  /// ("ublk", --poll-us).
+  unsigned idle_spin_us = 0;
   /// Extra IORING_SETUP_* bits, passed through unchanged.
   std::uint32_t extra_flags = 0;
 
@@ -59,6 +66,7 @@ struct ring_options {
     if (defer_taskrun) f |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
     else if (coop_taskrun) f |= IORING_SETUP_COOP_TASKRUN;
     if (submit_all) f |= IORING_SETUP_SUBMIT_ALL;
+    if (idle_spin_us && (defer_taskrun || coop_taskrun)) f |= IORING_SETUP_TASKRUN_FLAG;
     return f;
   }
 };

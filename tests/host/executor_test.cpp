@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The executor itself: setup errors, many tasks in flight (SQ-full flushes, CQ-capacity
 // deferral), spawn/run/exception plumbing, shutdown with work pending, ring flag variants.
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -254,6 +257,63 @@ TEST_CASE("a blocked run loop sleeps in the kernel instead of spinning") {
     CHECK(sync_wait(ex, []() -> task<result<void>> { co_return co_await sleep_for(50ms); }()).has_value());
     CHECK(ex.stats().enters <= 5);
     CHECK(ex.stats().completed == 1);  // the sleep; the wakeup read is still pending
+  }
+}
+
+namespace {
+long voluntary_switches() {
+  rusage u{};
+  ::getrusage(RUSAGE_THREAD, &u);
+  return u.ru_nvcsw;
+}
+}  // namespace
+
+TEST_CASE("a run loop that polls before sleeping takes work without sleeping, and polls only while it pays") {
+  // A pipe read completes through task work when another thread writes: the poll must see it
+  // (IORING_SQ_TASKRUN) and take it without a voluntary context switch. A poll that runs out and
+  // is followed by a long sleep stops polling; a sleep shorter than the poll starts it again.
+  using std::chrono::microseconds;
+  struct step {
+    std::chrono::milliseconds write_after;
+    bool sleeps;
+  };
+  struct shape {
+    unsigned spin_us;
+    std::vector<step> reads;
+  };
+  const std::vector<shape> shapes = {
+      {2'000'000, {{50ms, false}}},                             // caught by the poll
+      {100, {{50ms, true}}},                                    // the poll ran out: slept
+      {100'000, {{250ms, true}, {50ms, true}, {50ms, false}}},  // no poll after a long sleep, then again
+  };
+  for (bool defer : {true, false}) {
+    for (const shape& sh : shapes) {
+      CAPTURE(defer);
+      CAPTURE(sh.spin_us);
+      uc_test::watchdog dog(10s, "a polling run loop missed a completion");
+      ring_options o;
+      o.defer_taskrun = defer;
+      o.idle_spin_us = sh.spin_us;
+      executor ex(o);
+      CHECK((ex.setup_flags() & IORING_SETUP_TASKRUN_FLAG) != 0);
+      pipe_pair p;
+      for (std::size_t i = 0; i < sh.reads.size(); ++i) {
+        CAPTURE(i);
+        std::array<std::byte, 3> buf{};
+        std::thread writer([&] {
+          std::this_thread::sleep_for(sh.reads[i].write_after);
+          CHECK(::write(p.wr.get(), "abc", 3) == 3);
+        });
+        const long before = voluntary_switches();
+        const auto got = sync_wait(ex, [&]() -> task<result<std::size_t>> { co_return co_await uringcmd::read(p.rd.get(), buf, 0); }());
+        const long slept = voluntary_switches() - before;
+        writer.join();
+        CHECK(got.value() == 3);
+        CHECK(std::memcmp(buf.data(), "abc", 3) == 0);
+        if (sh.reads[i].sleeps) CHECK(slept >= 1);
+        else CHECK(slept == 0);
+      }
+    }
   }
 }
 
