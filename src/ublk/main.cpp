@@ -45,16 +45,30 @@ constexpr cli::option_info option_table[] = {
     {"--cpus", "LIST", "the CPU of each queue's thread, one per queue: 0,1,... (default: from the kernel's queue affinity)",
      arg_kind::text},
     {"--no-pin", "", "leave the queue threads unpinned", arg_kind::flag},
+    {"--poll-us", "N", "microseconds a busy queue polls for requests before it sleeps (default 20; 0: sleep at once)",
+     arg_kind::number},
     {"--foreground", "", "stay attached: serve in this process until SIGINT/SIGTERM", arg_kind::flag},
     {"--all", "", "every ublk device", arg_kind::flag},
     {"--json", "", "one JSON object on stdout instead of text", arg_kind::flag},
     {"--help", "", "this text", arg_kind::flag},
 };
 
+// --mode's help names every mode the library can force: a new data_mode cannot be left out of it.
+constexpr bool mode_help_names_every_mode() {
+  for (const cli::option_info& o : option_table)
+    if (o.name == "--mode") {
+      for (const ublk::data_mode m : ublk::forced_modes)
+        if (o.help.find(ublk::to_string(m)) == std::string_view::npos) return false;
+      return true;
+    }
+  return false;
+}
+static_assert(mode_help_names_every_mode());
+
 constexpr cli::command_info command_table[] = {
-    {"add", "-t null|loop|ram [-n ID] [-f FILE] [--size SIZE] [-q N] [-d N] [--mode MODE] [-r 0|1 [--reissue|--fail-io]] [--cpus LIST|--no-pin] [--foreground]",
+    {"add", "-t null|loop|ram [-n ID] [-f FILE] [--size SIZE] [-q N] [-d N] [--mode MODE] [-r 0|1 [--reissue|--fail-io]] [--cpus LIST|--no-pin] [--poll-us N] [--foreground]",
      "add a device and serve it in the background; prints it once /dev/ublkbID exists",
-     "--type --number --file --size --queues --depth --mode --recovery --reissue --fail-io --cpus --no-pin --foreground --help",
+     "--type --number --file --size --queues --depth --mode --recovery --reissue --fail-io --cpus --no-pin --poll-us --foreground --help",
      false},
     {"del", "-n ID | --all", "stop a device and wait for its daemon to delete it (or delete it if its daemon died)",
      "--number --all --json --help", false},
@@ -158,8 +172,11 @@ int cmd_add(const cli::parsed_args& p) {
   }
   if (const std::string m = p.text("--mode"); !m.empty()) {
     const auto mode = ublk::parse_data_mode(m);
-    if (!mode || *mode == ublk::data_mode::best)
-      return bad("--mode: '" + m + "' is not copy, user-copy, zero-copy, batch or batch-zero-copy");
+    if (!mode || *mode == ublk::data_mode::best) {
+      std::string known;
+      for (const ublk::data_mode k : ublk::forced_modes) known += (known.empty() ? "" : ", ") + std::string(to_string(k));
+      return bad("--mode: '" + m + "' is not one of " + known);
+    }
     spec.mode = *mode;
   }
   const auto rec = p.number("--recovery").value_or(0);
@@ -174,6 +191,10 @@ int cmd_add(const cli::parsed_args& p) {
       return bad("--cpus: '" + c + "' is not one CPU number per queue (" + std::to_string(spec.queues) + ")");
   }
   spec.pin = !p.flag("--no-pin");
+  if (const auto us = p.number("--poll-us")) {
+    if (*us > 1'000'000) return bad("--poll-us: at most 1000000 (one second)");
+    spec.poll_us = static_cast<unsigned>(*us);
+  }
   if (const std::string err = check_kernel(spec); !err.empty()) {
     std::cerr << "uringcmd-ublk add: " << err << '\n';
     return exit_failed;

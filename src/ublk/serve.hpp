@@ -173,6 +173,7 @@ int serve(Target& tgt, device_spec spec, reporter report, bool recovering) {
   o.recovery = spec.recovery;
   o.queue_cpus = spec.cpus;
   o.pin_queues = spec.pin;
+  o.idle_spin_us = spec.poll_us;
 
   std::unique_ptr<ublk::device<Target>> dev;
   try {

@@ -46,6 +46,7 @@ struct device_spec {
   pid_t pid = 0;
   std::vector<int> cpus;  ///< add --cpus: queue q's CPU (not saved: recover places queues anew)
   bool pin = true;        ///< add --no-pin: false
+  unsigned poll_us = 20;  ///< add --poll-us: each queue polls this long before sleeping
 };
 
 inline std::string state_dir() {
@@ -64,7 +65,7 @@ inline bool save_state(const device_spec& s) {
     std::ofstream f(tmp, std::ios::trunc);
     f << "target " << s.target << "\nfile " << s.file << "\nsize " << s.size << "\nqueues " << s.queues
       << "\ndepth " << s.depth << "\nmode " << to_string(s.mode) << "\nrecovery " << to_string(s.recovery)
-      << "\npid " << s.pid << '\n';
+      << "\npoll_us " << s.poll_us << "\npid " << s.pid << '\n';
     if (!f.flush()) return false;
   }
   return std::rename(tmp.c_str(), path.c_str()) == 0;
@@ -87,6 +88,7 @@ inline std::optional<device_spec> load_state(std::uint32_t id) {
     else if (key == "recovery") s.recovery = value == "fail-io" ? ublk::recovery_mode::fail_io
                                              : value == "reissue" ? ublk::recovery_mode::reissue
                                                                   : ublk::recovery_mode::none;
+    else if (key == "poll_us") s.poll_us = static_cast<unsigned>(std::strtoul(value.c_str(), nullptr, 10));
     else if (key == "pid") s.pid = static_cast<pid_t>(std::strtol(value.c_str(), nullptr, 10));
   }
   if (s.target.empty()) return std::nullopt;

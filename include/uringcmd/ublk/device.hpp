@@ -90,6 +90,10 @@ struct device_options {
   /// that queues share a CPU only when their sets leave no other choice; a queue whose set has
   /// no such CPU is not pinned.
   std::vector<int> queue_cpus;
+  /// Microseconds a busy queue's core polls its ring before sleeping (ring_options::idle_spin_us):
+  /// a queue that sleeps is woken by every request the kernel hands it, in the submitter's time.
+  /// uringcmd-ublk uses 20 (docs/ublk.md, "Polling").
+  unsigned idle_spin_us = 0;
 };
 
 namespace device_detail {
@@ -318,6 +322,7 @@ class device {
     runtime_options o;
     o.cpus = cpus_;  // -1 entries: cores left unpinned
     o.ring = queue_ring_options(info_.queue_depth);
+    o.ring.idle_spin_us = opts_.idle_spin_us;
     o.thread_name = "ublk" + std::to_string(info_.dev_id) + "q";  // + the core's index: "ublk0q1"
     // Core q serves queue q until its loops end, then idles in the runtime's own loop until stop.
     o.loop = [this, g = &gate_](std::size_t q, executor& ex) {

@@ -176,8 +176,9 @@ if want fio; then
       for q in 1 2; do
         args=(-t ram --size 64M)
         [ "$tgt" = loop ] && args=(-t loop -f "$TMP/fio.img" --size 64M)
-        add "${args[@]}" -q "$q" --mode "$mode" || continue
-        fio_verify "fio verify: $tgt, $q queue(s), mode $mode" "$DEV"
+        poll=(); [ "$tgt$q" = ram2 ] && poll=(--poll-us 0)   # queues that sleep at once (default: poll 20 us)
+        add "${args[@]}" -q "$q" --mode "$mode" "${poll[@]}" || continue
+        fio_verify "fio verify: $tgt, $q queue(s), mode $mode${poll:+, ${poll[*]}}" "$DEV"
         ok "list shows mode $mode" grep -q "mode=$mode" <<<"$("$TOOL" list -n "$ID")"
         del "$ID"
         rm -f "$TMP/fio.img"
@@ -220,6 +221,10 @@ if want errors; then
     refused "--mode $mode, which this kernel or uringcmd lacks, is named" 'UBLK_F_[A-Z_]+ not supported|not implemented' \
       "$TOOL" add -t loop -f "$TMP/mode.img" --size 16M --mode "$mode"
   done
+  out=$("$TOOL" add -t null --size 16M --mode fast 2>&1); rc=$?   # a syntax error: exit status 1
+  want_text="is not one of copy, user-copy, zero-copy, batch, batch-zero-copy"
+  if [ "$rc" -eq 1 ] && grep -q -- "$want_text" <<<"$out"; then pass "an unknown --mode lists the modes there are" "$want_text"
+  else fail "an unknown --mode lists the modes there are" "rc=$rc (want 1), expected /$want_text/" "$out"; fi
   refused "a loop file that cannot be opened is named" 'ENOENT|No such file' "$TOOL" add -t loop -f /nonexistent/dir/x.img
   refused "--cpus with a CPU this process may not use is named" 'queue 1: CPU 1000 is not one this process may run on' \
     "$TOOL" add -t null --size 16M -q 2 --cpus 0,1000
