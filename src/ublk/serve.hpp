@@ -50,12 +50,13 @@ inline void log(std::uint32_t id, const std::string& text) {
 }
 
 /// The device line `add`, `recover` and `list` print:
-/// "dev 0: /dev/ublkb0  loop file=/tmp/x  size=64 MiB  queues=2 depth=128  mode=copy  pid=123".
+/// "dev 0: /dev/ublkb0  loop file=/tmp/x  size=64 MiB  queues=2 depth=128  mode=copy  poll=20us  pid=123".
 inline std::string device_line(const device_spec& s, const std::string& extra = {}) {
   std::string l = "dev " + std::to_string(s.id) + ": /dev/ublkb" + std::to_string(s.id) + "  " + s.target;
   if (!s.file.empty()) l += " file=" + s.file;
   l += extra + "  size=" + format_size(s.size) + "  queues=" + std::to_string(s.queues) +
-       " depth=" + std::to_string(s.depth) + "  mode=" + std::string(to_string(s.mode));
+       " depth=" + std::to_string(s.depth) + "  mode=" + std::string(to_string(s.mode)) +
+       "  poll=" + std::to_string(s.poll_us) + "us";
   if (s.recovery != ublk::recovery_mode::none) l += "  recovery=" + std::string(to_string(s.recovery));
   return l + "  pid=" + std::to_string(s.pid);
 }

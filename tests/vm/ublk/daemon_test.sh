@@ -180,6 +180,8 @@ if want fio; then
         add "${args[@]}" -q "$q" --mode "$mode" "${poll[@]}" || continue
         fio_verify "fio verify: $tgt, $q queue(s), mode $mode${poll:+, ${poll[*]}}" "$DEV"
         ok "list shows mode $mode" grep -q "mode=$mode" <<<"$("$TOOL" list -n "$ID")"
+        want_poll=20; [ -n "${poll[*]}" ] && want_poll=0
+        ok "list shows poll=${want_poll}us" grep -q "poll=${want_poll}us" <<<"$("$TOOL" list -n "$ID")"
         del "$ID"
         rm -f "$TMP/fio.img"
       done
