@@ -54,6 +54,8 @@ struct executor_stats {
   std::uint64_t sq_full_flushes = 0;  ///< early submits because the SQ ring was full
   std::uint64_t remote_received = 0;  ///< nodes other threads handed to this executor
   std::uint64_t doorbells_sent = 0;   ///< MSG_RING doorbells this executor sent to others
+  std::uint64_t idle_polls = 0;       ///< idle turns that polled before sleeping (idle_spin_us)
+  std::uint64_t polls_found_work = 0; ///< ... and found work without sleeping
 };
 
 class executor {
@@ -290,9 +292,13 @@ class executor {
   void enter_after_spin() {
     if (const int rc = ring_.enter(false); rc < 0) [[unlikely]] check_enter(rc);
     if (ring_.cq_ready()) return;
-    if (poll_next_ && ring_.spin_for_work(opts_.idle_spin_us)) {
-      if (const int rc = ring_.enter(false); rc < 0) [[unlikely]] check_enter(rc);
-      return;
+    if (poll_next_) {
+      ++stats_.idle_polls;
+      if (ring_.spin_for_work(opts_.idle_spin_us)) {
+        ++stats_.polls_found_work;
+        if (const int rc = ring_.enter(false); rc < 0) [[unlikely]] check_enter(rc);
+        return;
+      }
     }
     const auto slept_from = std::chrono::steady_clock::now();
     if (const int rc = ring_.enter(true); rc < 0) [[unlikely]] check_enter(rc);

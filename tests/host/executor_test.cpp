@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The executor itself: setup errors, many tasks in flight (SQ-full flushes, CQ-capacity
 // deferral), spawn/run/exception plumbing, shutdown with work pending, ring flag variants.
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <array>
@@ -260,31 +259,23 @@ TEST_CASE("a blocked run loop sleeps in the kernel instead of spinning") {
   }
 }
 
-namespace {
-long voluntary_switches() {
-  rusage u{};
-  ::getrusage(RUSAGE_THREAD, &u);
-  return u.ru_nvcsw;
-}
-}  // namespace
-
 TEST_CASE("a run loop that polls before sleeping takes work without sleeping, and polls only while it pays") {
   // A pipe read completes through task work when another thread writes: the poll must see it
-  // (IORING_SQ_TASKRUN) and take it without a voluntary context switch. A poll that runs out and
-  // is followed by a long sleep stops polling; a sleep shorter than the poll starts it again.
-  using std::chrono::microseconds;
+  // (IORING_SQ_TASKRUN) and take it without sleeping. A poll that runs out and is followed by a
+  // long sleep stops polling; a sleep shorter than the poll starts it again.
+  enum class expect { found, ran_out, no_poll };
   struct step {
     std::chrono::milliseconds write_after;
-    bool sleeps;
+    expect what;
   };
   struct shape {
     unsigned spin_us;
     std::vector<step> reads;
   };
   const std::vector<shape> shapes = {
-      {2'000'000, {{50ms, false}}},                             // caught by the poll
-      {100, {{50ms, true}}},                                    // the poll ran out: slept
-      {100'000, {{250ms, true}, {50ms, true}, {50ms, false}}},  // no poll after a long sleep, then again
+      {2'000'000, {{50ms, expect::found}}},
+      {100, {{50ms, expect::ran_out}}},
+      {100'000, {{250ms, expect::ran_out}, {50ms, expect::no_poll}, {50ms, expect::found}}},
   };
   for (bool defer : {true, false}) {
     for (const shape& sh : shapes) {
@@ -304,14 +295,18 @@ TEST_CASE("a run loop that polls before sleeping takes work without sleeping, an
           std::this_thread::sleep_for(sh.reads[i].write_after);
           CHECK(::write(p.wr.get(), "abc", 3) == 3);
         });
-        const long before = voluntary_switches();
+        const executor_stats before = ex.stats();
         const auto got = sync_wait(ex, [&]() -> task<result<std::size_t>> { co_return co_await uringcmd::read(p.rd.get(), buf, 0); }());
-        const long slept = voluntary_switches() - before;
+        const executor_stats after = ex.stats();
         writer.join();
         CHECK(got.value() == 3);
         CHECK(std::memcmp(buf.data(), "abc", 3) == 0);
-        if (sh.reads[i].sleeps) CHECK(slept >= 1);
-        else CHECK(slept == 0);
+        const auto polls = after.idle_polls - before.idle_polls, found = after.polls_found_work - before.polls_found_work;
+        switch (sh.reads[i].what) {
+          case expect::found: CHECK(found == 1); break;
+          case expect::ran_out: CHECK((polls >= 1 && found == 0)); break;
+          case expect::no_poll: CHECK(polls == 0); break;
+        }
       }
     }
   }
