@@ -56,6 +56,7 @@ struct executor_stats {
   std::uint64_t doorbells_sent = 0;   ///< MSG_RING doorbells this executor sent to others
   std::uint64_t idle_polls = 0;       ///< idle turns that polled before sleeping (idle_spin_us)
   std::uint64_t polls_found_work = 0; ///< ... and found work without sleeping
+  std::uint64_t idle_sleeps = 0;      ///< turns that slept in the kernel waiting for a completion
 };
 
 class executor {
@@ -222,8 +223,12 @@ class executor {
       msg_ring_open_ = true;
     }
     const running_scope scope(this);
-    if (block && ready_.empty() && opts_.idle_spin_us) enter_after_spin();
-    else if (const int rc = ring_.enter(block && ready_.empty()); rc < 0) [[unlikely]] check_enter(rc);
+    const bool wait = block && ready_.empty();
+    if (wait && opts_.idle_spin_us) enter_after_spin();
+    else {
+      stats_.idle_sleeps += wait;
+      if (const int rc = ring_.enter(wait); rc < 0) [[unlikely]] check_enter(rc);
+    }
     reap_and_resume();
     if (remote_fired_) run_remote();
     resume_ready();
@@ -300,6 +305,7 @@ class executor {
         return;
       }
     }
+    ++stats_.idle_sleeps;
     const auto slept_from = std::chrono::steady_clock::now();
     if (const int rc = ring_.enter(true); rc < 0) [[unlikely]] check_enter(rc);
     poll_next_ = std::chrono::steady_clock::now() - slept_from < std::chrono::microseconds(opts_.idle_spin_us);

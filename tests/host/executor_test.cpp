@@ -255,6 +255,7 @@ TEST_CASE("a blocked run loop sleeps in the kernel instead of spinning") {
     executor ex(o);
     CHECK(sync_wait(ex, []() -> task<result<void>> { co_return co_await sleep_for(50ms); }()).has_value());
     CHECK(ex.stats().enters <= 5);
+    CHECK((ex.stats().idle_sleeps >= 1 && ex.stats().idle_sleeps <= 3));
     CHECK(ex.stats().completed == 1);  // the sleep; the wakeup read is still pending
   }
 }
@@ -301,11 +302,16 @@ TEST_CASE("a run loop that polls before sleeping takes work without sleeping, an
         writer.join();
         CHECK(got.value() == 3);
         CHECK(std::memcmp(buf.data(), "abc", 3) == 0);
-        const auto polls = after.idle_polls - before.idle_polls, found = after.polls_found_work - before.polls_found_work;
+        const auto polls = after.idle_polls - before.idle_polls, found = after.polls_found_work - before.polls_found_work,
+                   slept = after.idle_sleeps - before.idle_sleeps;
+        CAPTURE(polls);
+        CAPTURE(found);
+        CAPTURE(slept);
+        // On Linux 6.1 the read may finish in two rounds of task work, so two polls find work.
         switch (sh.reads[i].what) {
-          case expect::found: CHECK(found == 1); break;
-          case expect::ran_out: CHECK((polls >= 1 && found == 0)); break;
-          case expect::no_poll: CHECK(polls == 0); break;
+          case expect::found: CHECK((found >= 1 && slept == 0)); break;
+          case expect::ran_out: CHECK((polls >= 1 && found == 0 && slept >= 1)); break;
+          case expect::no_poll: CHECK((polls == 0 && slept >= 1)); break;
         }
       }
     }
