@@ -56,7 +56,7 @@ struct executor_stats {
   std::uint64_t doorbells_sent = 0;   ///< MSG_RING doorbells this executor sent to others
   std::uint64_t idle_polls = 0;       ///< idle turns that polled before sleeping (idle_spin_us)
   std::uint64_t polls_found_work = 0; ///< ... and found work without sleeping
-  std::uint64_t idle_sleeps = 0;      ///< turns that slept in the kernel waiting for a completion
+  std::uint64_t idle_sleeps = 0;      ///< turns that entered the kernel to wait for a completion
 };
 
 class executor {
@@ -293,11 +293,12 @@ class executor {
   // poll, then enter once more to run the task work the poll saw, or to sleep. Polling goes on
   // while it finds work, stops after a poll that ran out and a sleep longer than the poll (work
   // that comes that late, as at depth 1 with a slow reply, is not worth burning CPU for), and
-  // resumes after a sleep shorter than the poll.
+  // resumes after a sleep shorter than the poll. A turn that does not poll submits and waits in
+  // one io_uring_enter, as a turn without idle_spin_us does.
   void enter_after_spin() {
-    if (const int rc = ring_.enter(false); rc < 0) [[unlikely]] check_enter(rc);
-    if (ring_.cq_ready()) return;
     if (poll_next_) {
+      if (const int rc = ring_.enter(false); rc < 0) [[unlikely]] check_enter(rc);
+      if (ring_.cq_ready()) return;
       ++stats_.idle_polls;
       if (ring_.spin_for_work(opts_.idle_spin_us)) {
         ++stats_.polls_found_work;
