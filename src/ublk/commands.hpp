@@ -196,8 +196,10 @@ inline int cmd_list(cli::output_mode out, std::optional<std::uint64_t> only) {
 
 // ---- del ----
 
-/// STOP_DEV, then waits for the serving daemon to delete the device and exit; a device whose
-/// daemon is gone is deleted here. "" or the error.
+/// STOP_DEV, then waits for the serving daemon to exit, then deletes the device if it is still
+/// there: our daemon deletes its own device before it exits, other servers (kublk, ublksrv) exit
+/// on STOP and leave DEL_DEV to whoever stopped them. A device whose daemon is gone is deleted
+/// here at once. "" or the error.
 inline std::string delete_device(control_session& s, std::uint32_t id, std::chrono::seconds limit) {
   auto info = s.run(s.ctl.dev_info(id));
   if (!info) return info.error().message();
@@ -206,16 +208,17 @@ inline std::string delete_device(control_session& s, std::uint32_t id, std::chro
   if (pid > 0 && pid != ::getpid() && process_alive(pid)) {
     if (auto r = s.run(s.ctl.stop(id)); !r) return r.error().message();
     const auto end = std::chrono::steady_clock::now() + limit;
-    struct stat st;
-    while (process_alive(pid) || ::stat(char_node.c_str(), &st) == 0) {
+    while (process_alive(pid)) {
       if (std::chrono::steady_clock::now() >= end)
-        return "the daemon (pid " + std::to_string(pid) + ") did not delete the device within " +
-               std::to_string(limit.count()) + " s of STOP_DEV (its log: " + log_path(id) + ")";
+        return "the daemon (pid " + std::to_string(pid) + ") did not exit within " + std::to_string(limit.count()) +
+               " s of STOP_DEV (its log, if it is ours: " + log_path(id) + ")";
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    return {};
+    struct stat st;
+    if (::stat(char_node.c_str(), &st) != 0) return {};  // its daemon deleted it
   }
-  // Nobody serves it (the daemon was killed): stop (a DEAD device answers that too) and delete.
+  // Nobody serves it (the daemon was killed, or exited on STOP): stop (a DEAD device answers
+  // that too) and delete.
   (void)s.run(s.ctl.stop(id));
   if (auto r = s.run(s.ctl.del(id)); !r) return r.error().message();
   remove_state(id);

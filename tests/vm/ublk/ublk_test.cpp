@@ -636,6 +636,50 @@ TEST_CASE("ublk: wait returns when another process deletes the device, and stop 
   check_gone(id);
 }
 
+#ifdef UC_UBLK_DAEMON
+// kublk and ublksrv serve until STOP_DEV, then exit and leave DEL_DEV to their `del`: a child
+// that does the same (wait(), then _exit without stop()) stands in for them here.
+TEST_CASE("ublk: uringcmd-ublk del deletes a device whose server exits on STOP_DEV without deleting it") {
+  UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
+  ublk::null_target null;
+  const ublk::device_options o = options(64 << 20, 4, 64 << 10);
+  int p[2];
+  REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(p[0]);
+    try {
+      auto dev = ublk::device<ublk::null_target>::start(null, o);
+      const std::uint32_t id = dev->id();
+      (void)!::write(p[1], &id, sizeof id);
+      dev->wait();  // STOP_DEV from `del`: the queues end and /dev/ublkcN is closed
+      ::_exit(dev->queue_error() ? 2 : 0);  // here: no stop(), no destructor, the device stays
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
+    }
+    ::_exit(1);
+  }
+  ::close(p[1]);
+  std::uint32_t id = ~0u;
+  const bool got = ::read(p[0], &id, sizeof id) == sizeof id;
+  ::close(p[0]);
+  REQUIRE(got);
+  const auto start = std::chrono::steady_clock::now();
+  const auto del = uc_test::run_command(std::string(UC_UBLK_DAEMON) + " del -n " + std::to_string(id));
+  const auto took = std::chrono::steady_clock::now() - start;
+  INFO(del.output);
+  CHECK(del.status == 0);
+  CHECK(del.output.find("dev " + std::to_string(id) + ": deleted") != std::string::npos);
+  CHECK(took < std::chrono::seconds(10));  // it used to wait 30 s for a DEL_DEV nobody would send
+  int st = 0;
+  REQUIRE(::waitpid(pid, &st, 0) == pid);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
+  check_gone(id);
+}
+#endif
+
 TEST_CASE("ublk: request_stop from another thread ends wait, and stop deletes the device") {
   UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   ublk::ram_target ram(4 << 20);
