@@ -20,6 +20,7 @@
 
 #include <pthread.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <coroutine>
 #include <cstddef>
@@ -60,7 +61,8 @@ struct runtime_options {
   /// uringcmd::asio::ring_driver, which must then be built here, on the ring's thread). The core
   /// takes hand-offs only while it turns the executor, and its own loop takes over when this
   /// returns: return once the loop's work is done, or stop() waits for it. An exception escaping
-  /// it is reported like a spawned task's (wait()). Stats are published by the core's loop only.
+  /// it is reported like a spawned task's (wait()). While it runs, stats() asks the core for its
+  /// counters through a hand-off, which the core answers at its next turn of the executor.
   std::function<void(std::size_t core, executor& ex)> loop;
 };
 
@@ -197,8 +199,13 @@ class runtime {
         std::coroutine_handle<detail::runtime_promise>::from_promise(*p).destroy();
   }
 
-  /// Every core's counters; safe from any thread (each core publishes a copy every loop turn).
+  /// Every core's counters; safe from any thread. Each core publishes a copy every turn of its
+  /// own loop; a core inside runtime_options::loop is asked for one and waited for (up to 100 ms:
+  /// a loop that does not turn its executor that long leaves the last copy published). Called on
+  /// a core, that wait holds the core up: ask from another thread.
   std::vector<core_stats> stats() const {
+    for (std::size_t i = 0; i < size_; ++i)
+      if (cores_[i].in_user_loop.load(std::memory_order_acquire)) refresh(cores_[i]);
     std::vector<core_stats> out(size_);
     for (std::size_t i = 0; i < size_; ++i) {
       std::lock_guard lock(cores_[i].stats_mutex);
@@ -223,6 +230,29 @@ class runtime {
     return system_error(make_error_code(errc::executor_stopping), what);
   }
 
+  static void publish(detail::runtime_core& c, executor& ex) {
+    {
+      std::lock_guard lock(c.stats_mutex);
+      c.published = c.counters;
+      c.published_executor = ex.stats();
+      ++c.publishes;
+    }
+    c.published_cv.notify_all();
+  }
+  /// Has core `c`, which runs its user loop, publish its counters, and waits for that.
+  void refresh(detail::runtime_core& c) const {
+    if (detail::current_core == &c) return publish(c, *c.ex);  // on that core: this thread's executor
+    std::unique_lock lock(c.stats_mutex);
+    const std::uint64_t seen = c.publishes;
+    lock.unlock();
+    if (!c.publish_queued.exchange(true, std::memory_order_acq_rel) && !c.push(c.publish_request)) {
+      c.publish_queued.store(false, std::memory_order_release);
+      return;  // stopping: the last copy stands
+    }
+    lock.lock();
+    c.published_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return c.publishes != seen; });
+  }
+
   void core_main(detail::runtime_core& c, const ring_options& ring,
                  const std::function<void(std::size_t, executor&)>& loop) {
     detail::current_core = &c;
@@ -230,6 +260,12 @@ class runtime {
     c.drain_marker.flag = &c.drained;
     c.stop_node.run = c.drain_marker.run = [](detail::remote_node& n, executor&) {
       *static_cast<detail::runtime_core::signal_node&>(n).flag = true;
+    };
+    c.publish_request.core = &c;
+    c.publish_request.run = [](detail::remote_node& n, executor& ex) {
+      detail::runtime_core& core = *static_cast<detail::runtime_core::publish_node&>(n).core;
+      core.publish_queued.store(false, std::memory_order_release);  // a later stats() asks again
+      publish(core, ex);
     };
     std::optional<executor> ex;
     try {
@@ -255,11 +291,13 @@ class runtime {
         // Reported after the catch block: the thread that wait() rethrows on must hold the
         // exception's last reference, not this one (TSan saw this thread free it mid-read).
         std::exception_ptr failure;
+        c.in_user_loop.store(true, std::memory_order_release);
         try {
           if (go) loop(c.index, *ex);
         } catch (...) {
           failure = std::current_exception();
         }
+        c.in_user_loop.store(false, std::memory_order_release);
         if (failure) tasks_.failed(std::move(failure));
       }
       while (!c.stop_requested) turn(c, *ex);
@@ -282,6 +320,7 @@ class runtime {
     std::lock_guard lock(c.stats_mutex);
     c.published = c.counters;
     c.published_executor = ex.stats();
+    ++c.publishes;
   }
 
   detail::runtime_tasks tasks_;  // declared first: destroyed after every core has stopped

@@ -563,6 +563,37 @@ TEST_CASE("runtime_options::loop runs once on each core's thread with that core'
   CHECK(in_loop[0].thread != in_loop[1].thread);
 }
 
+TEST_CASE("runtime::stats() reports a core's executor while runtime_options::loop turns it, and from that core itself") {
+  uc_test::watchdog dog(20s, "runtime stats during a loop hook");
+  runtime_options o = pinned(2);
+  std::atomic<bool> finish{false};
+  std::atomic<std::uint64_t> nops{0};
+  std::atomic<std::uint64_t> seen_on_core{0};
+  runtime* rt_seen = nullptr;
+  std::atomic<bool> rt_ready{false};
+  o.loop = [&](std::size_t core, executor& ex) {
+    if (core == 1) return;  // core 1 is served by the runtime's own loop
+    ex.spawn([](std::atomic<bool>& f, std::atomic<std::uint64_t>& n) -> task<void> {
+      while (!f.load()) {
+        if ((co_await nop()).has_value()) n.fetch_add(1);
+      }
+    }(finish, nops));
+    while (ex.spawned() > 0) ex.run_once(true);
+    while (!rt_ready.load()) std::this_thread::yield();
+    seen_on_core = rt_seen->stats()[0].executor.completed;  // on the core: no hand-off to wait for
+  };
+  runtime rt(o);
+  rt_seen = &rt;
+  rt_ready = true;
+  while (nops.load() < 1000) std::this_thread::yield();
+  const auto during = rt.stats();
+  const std::uint64_t done_then = nops.load();
+  finish = true;
+  rt.stop();
+  CHECK(during[0].executor.completed >= 1000);  // it stayed 0 before stats() asked the core
+  CHECK(seen_on_core.load() >= done_then);
+}
+
 TEST_CASE("an exception escaping runtime_options::loop is rethrown by wait(), and the core keeps serving") {
   uc_test::watchdog dog(20s, "runtime loop hook throws");
   runtime_options o = pinned(2);

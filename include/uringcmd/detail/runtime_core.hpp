@@ -141,6 +141,15 @@ struct runtime_core {
   std::mutex stats_mutex;              // one uncontended lock per loop turn
   core_counters published;
   executor_stats published_executor;
+  std::uint64_t publishes = 0;         // under stats_mutex: how many times the above was updated
+  std::condition_variable published_cv;
+  // While runtime_options::loop turns the executor, the runtime's loop publishes nothing:
+  // runtime::stats() hands this node to the core to publish from inside the executor's turn.
+  struct publish_node : remote_node {
+    runtime_core* core = nullptr;
+  } publish_request;
+  std::atomic<bool> in_user_loop{false};
+  std::atomic<bool> publish_queued{false};
 
   /// Hands `n` to the executor unless the gate is closed. A push that finds it open completes
   /// before close_gate() returns.
