@@ -317,10 +317,7 @@ class runtime {
       error = std::current_exception();
     }
     if (error) tasks_.failed(std::move(error));  // out of the handler: see run_on_core
-    std::lock_guard lock(c.stats_mutex);
-    c.published = c.counters;
-    c.published_executor = ex.stats();
-    ++c.publishes;
+    publish(c, ex);  // notify_all without waiters returns without a system call
   }
 
   detail::runtime_tasks tasks_;  // declared first: destroyed after every core has stopped

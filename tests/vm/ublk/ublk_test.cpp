@@ -487,9 +487,15 @@ bool wait_state(std::uint32_t id, std::uint16_t state) {
   return false;
 }
 
-/// A child process serves `ram` (whose memfd mapping it shares with this process) with
-/// `recovery`; returns its pid and the device id it reported through a pipe (~0u: it failed).
-std::pair<pid_t, std::uint32_t> serve_in_child(ublk::ram_target& ram, ublk::device_options o) {
+/// How a server in a child process ends: SIGKILLed by the test (the device must outlive it), or
+/// on STOP_DEV from outside, exiting without deleting the device, as kublk and ublksrv do.
+enum class child_end { killed, exits_on_stop };
+
+/// A child process serves `tgt` (a RAM target's memfd mapping is shared with this process);
+/// returns its pid and the device id it reported through a pipe (~0u: it failed). With
+/// exits_on_stop the child exits 0, or 2 for a queue error.
+template <class Target>
+std::pair<pid_t, std::uint32_t> serve_in_child(Target& tgt, ublk::device_options o, child_end end = child_end::killed) {
   int p[2];
   REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
   const pid_t pid = ::fork();
@@ -498,10 +504,13 @@ std::pair<pid_t, std::uint32_t> serve_in_child(ublk::ram_target& ram, ublk::devi
     ::close(p[0]);
     std::uint32_t id = ~0u;
     try {
-      auto dev = ublk::device<ublk::ram_target>::start(ram, o);
+      auto dev = ublk::device<Target>::start(tgt, o);
       id = dev->id();
       (void)!::write(p[1], &id, sizeof id);
-      for (;;) ::pause();  // serve until SIGKILL; the device must outlive this process
+      if (end == child_end::killed)
+        for (;;) ::pause();
+      dev->wait();  // STOP_DEV from outside: the queues end and /dev/ublkcN is closed
+      ::_exit(dev->queue_error() ? 2 : 0);  // here: no stop(), no destructor, the device stays
     } catch (const std::exception& e) {
       std::fprintf(stderr, "child: %s\n", e.what());
     }
@@ -638,33 +647,12 @@ TEST_CASE("ublk: wait returns when another process deletes the device, and stop 
 
 #ifdef UC_UBLK_DAEMON
 // kublk and ublksrv serve until STOP_DEV, then exit and leave DEL_DEV to their `del`: a child
-// that does the same (wait(), then _exit without stop()) stands in for them here.
+// that does the same (child_end::exits_on_stop) stands in for them here.
 TEST_CASE("ublk: uringcmd-ublk del deletes a device whose server exits on STOP_DEV without deleting it") {
   UC_REQUIRE_FEATURE_IF(have_ublk(), uringcmd::feature::ublk);
   ublk::null_target null;
-  const ublk::device_options o = options(64 << 20, 4, 64 << 10);
-  int p[2];
-  REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::close(p[0]);
-    try {
-      auto dev = ublk::device<ublk::null_target>::start(null, o);
-      const std::uint32_t id = dev->id();
-      (void)!::write(p[1], &id, sizeof id);
-      dev->wait();  // STOP_DEV from `del`: the queues end and /dev/ublkcN is closed
-      ::_exit(dev->queue_error() ? 2 : 0);  // here: no stop(), no destructor, the device stays
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child: %s\n", e.what());
-    }
-    ::_exit(1);
-  }
-  ::close(p[1]);
-  std::uint32_t id = ~0u;
-  const bool got = ::read(p[0], &id, sizeof id) == sizeof id;
-  ::close(p[0]);
-  REQUIRE(got);
+  const auto [pid, id] = serve_in_child(null, options(64 << 20, 4, 64 << 10), child_end::exits_on_stop);
+  REQUIRE(id != ~0u);
   const auto start = std::chrono::steady_clock::now();
   const auto del = uc_test::run_command(std::string(UC_UBLK_DAEMON) + " del -n " + std::to_string(id));
   const auto took = std::chrono::steady_clock::now() - start;
