@@ -14,8 +14,10 @@
 // errc::completions_lost, never a silent hang.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <coroutine>
 #include <cstdint>
 #include <cstdio>
@@ -291,25 +293,44 @@ class executor {
 
   // A blocking turn with ring_options::idle_spin_us: submit and take what is there; when nothing is,
   // poll, then enter once more to run the task work the poll saw, or to sleep. Polling goes on
-  // while it finds work, stops after a poll that ran out and a sleep longer than the poll (work
-  // that comes that late, as at depth 1 with a slow reply, is not worth burning CPU for), and
-  // resumes after a sleep shorter than the poll. A turn that does not poll submits and waits in
-  // one io_uring_enter, as a turn without idle_spin_us does.
+  // while it finds work, stops after a poll that ran out and a sleep that made the whole gap longer
+  // than idle_spin_max_us (work that comes that late is not worth burning CPU for), and resumes
+  // after a sleep shorter than that. With idle_spin_max_us above idle_spin_us the poll's length
+  // follows the gaps: it grows to cover the last gap that a poll missed (plus a quarter) when that
+  // gap brought a single completion, and shrinks towards twice the wait of polls that found work. A turn that does not poll submits and
+  // waits in one io_uring_enter, as a turn without idle_spin_us does.
   void enter_after_spin() {
+    using clock = std::chrono::steady_clock;
+    using us = std::chrono::microseconds;
+    const unsigned least = opts_.idle_spin_us, most = std::max(least, opts_.idle_spin_max_us);
+    unsigned polled = 0;
     if (poll_next_) {
       if (const int rc = ring_.enter(false); rc < 0) [[unlikely]] check_enter(rc);
       if (ring_.cq_ready()) return;
       ++stats_.idle_polls;
-      if (ring_.spin_for_work(opts_.idle_spin_us)) {
+      const auto from = clock::now();
+      if (ring_.spin_for_work(from + us(spin_us_))) {
         ++stats_.polls_found_work;
+        if (most > least) {
+          const auto waited = static_cast<unsigned>(std::chrono::duration_cast<us>(clock::now() - from).count());
+          spin_us_ = std::min(most, std::max({least, 2 * waited, spin_us_ - spin_us_ / 8}));
+        }
         if (const int rc = ring_.enter(false); rc < 0) [[unlikely]] check_enter(rc);
         return;
       }
+      polled = spin_us_;
     }
     ++stats_.idle_sleeps;
-    const auto slept_from = std::chrono::steady_clock::now();
+    const auto slept_from = clock::now();
     if (const int rc = ring_.enter(true); rc < 0) [[unlikely]] check_enter(rc);
-    poll_next_ = std::chrono::steady_clock::now() - slept_from < std::chrono::microseconds(opts_.idle_spin_us);
+    const auto slept = static_cast<std::uint64_t>(std::chrono::duration_cast<us>(clock::now() - slept_from).count());
+    // Only a gap that brought one completion is worth a longer poll: a sleep that gathered
+    // several paid one wake-up for all of them (ublk at depth 32: a poll grown to the gaps took
+    // each request alone, 92k against 107k IOPS with the fixed poll in the same boot).
+    const std::uint64_t gap = polled + slept;
+    const bool grow = gap < most && ring_.cq_count() <= 1;
+    poll_next_ = slept < least || grow;
+    spin_us_ = grow ? static_cast<unsigned>(std::clamp<std::uint64_t>(gap + gap / 4, least, most)) : least;
   }
 
   void check_enter(int rc) {
@@ -430,6 +451,7 @@ class executor {
 
   ring_options opts_;
   bool poll_next_ = true;  // idle_spin_us: whether the next idle turn polls (enter_after_spin)
+  unsigned spin_us_ = opts_.idle_spin_us;  // ... and for how long
   uringcmd::ring ring_;
   unsigned in_flight_ = 0;
   bool big_cqe_ = false;

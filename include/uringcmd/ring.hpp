@@ -139,10 +139,11 @@ class ring {
 
   /// Whether CQEs wait in the CQ.
   bool cq_ready() const noexcept { return io_uring_cq_ready(&ring_) != 0; }
-  /// Polls for up to `us` microseconds until CQEs or task work (visible with
-  /// IORING_SETUP_TASKRUN_FLAG; entering the kernel runs it) wait for this ring; whether they do.
-  bool spin_for_work(unsigned us) const noexcept {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+  /// How many CQEs wait in the CQ.
+  unsigned cq_count() const noexcept { return io_uring_cq_ready(&ring_); }
+  /// Polls until `until` for CQEs or task work (visible with IORING_SETUP_TASKRUN_FLAG; entering
+  /// the kernel runs it) waiting for this ring; whether they do.
+  bool spin_for_work(std::chrono::steady_clock::time_point until) const noexcept {
     for (unsigned i = 1;; ++i) {
       if (cq_ready() || (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN)) return true;
       if (i % 64 == 0 && std::chrono::steady_clock::now() >= until) return false;

@@ -46,6 +46,13 @@ struct ring_options {
   /// which shows pending task work without entering the kernel. Measured in docs/benchmarks.md
   /// ("ublk", --poll-us).
   unsigned idle_spin_us = 0;
+  /// Lets the poll grow past idle_spin_us, up to this many microseconds, to cover a gap that a
+  /// shorter poll missed and that brought a single completion, as at depth 1 (0 or at most
+  /// idle_spin_us: every poll is idle_spin_us). Polls that find work sooner shrink it back, and a
+  /// gap longer than this stops polling. Like the block layer's hybrid polling it sizes the poll
+  /// from the gaps it sees; a core spins at most this long per idle turn. Measured in
+  /// docs/benchmarks.md ("ublk", --poll-max-us).
+  unsigned idle_spin_max_us = 0;
   /// Extra IORING_SETUP_* bits, passed through unchanged.
   std::uint32_t extra_flags = 0;
 

@@ -152,6 +152,7 @@ inline std::optional<cli::fields> describe_device(control_session& s, std::uint3
     d.emplace_back("target", st->target);
     if (!st->file.empty()) d.emplace_back("file", st->file);
     d.emplace_back("poll_us", std::uint64_t{st->poll_us});
+    d.emplace_back("poll_max_us", std::uint64_t{st->poll_max_us});
   } else {
     d.emplace_back("target", "unknown (no " + state_path(id) + ")");
   }
@@ -183,12 +184,13 @@ inline int cmd_list(cli::output_mode out, std::optional<std::uint64_t> only) {
         if (key == k) return cli::inline_text(v);
       return std::string();
     };
+    auto number = [&](std::string_view k) { return static_cast<unsigned>(std::stoul(get(k))); };
     std::string size = get("size");
     if (!size.empty()) size = format_size(std::stoull(size));
     std::cout << "dev " << get("id") << ": " << get("block") << "  " << get("state") << "  " << get("target")
               << (get("file").empty() ? "" : " file=" + get("file")) << "  size=" << size << "  queues=" << get("queues")
               << " depth=" << get("depth") << "  mode=" << get("mode")
-              << (get("poll_us").empty() ? "" : "  poll=" + get("poll_us") + "us") << "  pid=" << get("pid") << " (" << get("daemon")
+              << (get("poll_us").empty() ? "" : "  " + poll_text(number("poll_us"), number("poll_max_us"))) << "  pid=" << get("pid") << " (" << get("daemon")
               << ")\n    flags: " << get("flags") << '\n';
   }
   return exit_ok;

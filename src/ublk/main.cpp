@@ -47,6 +47,8 @@ constexpr cli::option_info option_table[] = {
     {"--no-pin", "", "leave the queue threads unpinned", arg_kind::flag},
     {"--poll-us", "N", "microseconds a busy queue polls for requests before it sleeps (default 20; 0: sleep at once)",
      arg_kind::number},
+    {"--poll-max-us", "N", "the poll may grow to N microseconds to cover the gaps between requests (default 250; "
+     "at most --poll-us: a fixed poll)", arg_kind::number},
     {"--foreground", "", "stay attached: serve in this process until SIGINT/SIGTERM", arg_kind::flag},
     {"--all", "", "every ublk device", arg_kind::flag},
     {"--json", "", "one JSON object on stdout instead of text", arg_kind::flag},
@@ -66,9 +68,9 @@ constexpr bool mode_help_names_every_mode() {
 static_assert(mode_help_names_every_mode());
 
 constexpr cli::command_info command_table[] = {
-    {"add", "-t null|loop|ram [-n ID] [-f FILE] [--size SIZE] [-q N] [-d N] [--mode MODE] [-r 0|1 [--reissue|--fail-io]] [--cpus LIST|--no-pin] [--poll-us N] [--foreground]",
+    {"add", "-t null|loop|ram [-n ID] [-f FILE] [--size SIZE] [-q N] [-d N] [--mode MODE] [-r 0|1 [--reissue|--fail-io]] [--cpus LIST|--no-pin] [--poll-us N] [--poll-max-us N] [--foreground]",
      "add a device and serve it in the background; prints it once /dev/ublkbID exists",
-     "--type --number --file --size --queues --depth --mode --recovery --reissue --fail-io --cpus --no-pin --poll-us --foreground --help",
+     "--type --number --file --size --queues --depth --mode --recovery --reissue --fail-io --cpus --no-pin --poll-us --poll-max-us --foreground --help",
      false},
     {"del", "-n ID | --all", "stop a device and wait for its daemon to delete it (or delete it if its daemon died)",
      "--number --all --json --help", false},
@@ -195,6 +197,12 @@ int cmd_add(const cli::parsed_args& p) {
     if (*us > 1'000'000) return bad("--poll-us: at most 1000000 (one second)");
     spec.poll_us = static_cast<unsigned>(*us);
   }
+  if (const auto us = p.number("--poll-max-us")) {
+    if (*us > 1'000'000) return bad("--poll-max-us: at most 1000000 (one second)");
+    spec.poll_max_us = static_cast<unsigned>(*us);
+  }
+  if (spec.poll_us == 0) spec.poll_max_us = 0;
+  spec.poll_max_us = std::max(spec.poll_max_us, spec.poll_us);
   if (const std::string err = check_kernel(spec); !err.empty()) {
     std::cerr << "uringcmd-ublk add: " << err << '\n';
     return exit_failed;

@@ -50,13 +50,13 @@ inline void log(std::uint32_t id, const std::string& text) {
 }
 
 /// The device line `add`, `recover` and `list` print:
-/// "dev 0: /dev/ublkb0  loop file=/tmp/x  size=64 MiB  queues=2 depth=128  mode=copy  poll=20us  pid=123".
+/// "dev 0: /dev/ublkb0  loop file=/tmp/x  size=64 MiB  queues=2 depth=128  mode=copy  poll=20-250us  pid=123".
 inline std::string device_line(const device_spec& s, const std::string& extra = {}) {
   std::string l = "dev " + std::to_string(s.id) + ": /dev/ublkb" + std::to_string(s.id) + "  " + s.target;
   if (!s.file.empty()) l += " file=" + s.file;
   l += extra + "  size=" + format_size(s.size) + "  queues=" + std::to_string(s.queues) +
        " depth=" + std::to_string(s.depth) + "  mode=" + std::string(to_string(s.mode)) +
-       "  poll=" + std::to_string(s.poll_us) + "us";
+       "  " + poll_text(s.poll_us, s.poll_max_us);
   if (s.recovery != ublk::recovery_mode::none) l += "  recovery=" + std::string(to_string(s.recovery));
   return l + "  pid=" + std::to_string(s.pid);
 }
@@ -175,6 +175,7 @@ int serve(Target& tgt, device_spec spec, reporter report, bool recovering) {
   o.queue_cpus = spec.cpus;
   o.pin_queues = spec.pin;
   o.idle_spin_us = spec.poll_us;
+  o.idle_spin_max_us = spec.poll_max_us;
 
   std::unique_ptr<ublk::device<Target>> dev;
   try {

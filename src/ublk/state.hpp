@@ -46,8 +46,14 @@ struct device_spec {
   pid_t pid = 0;
   std::vector<int> cpus;  ///< add --cpus: queue q's CPU (not saved: recover places queues anew)
   bool pin = true;        ///< add --no-pin: false
-  unsigned poll_us = 20;  ///< add --poll-us: each queue polls this long before sleeping
+  unsigned poll_us = 20;       ///< add --poll-us: each queue polls this long before sleeping
+  unsigned poll_max_us = 250;  ///< add --poll-max-us: ... and up to this long to cover a gap
 };
+
+/// "poll=20us", or "poll=20-250us" when the poll may grow.
+inline std::string poll_text(unsigned poll_us, unsigned poll_max_us) {
+  return "poll=" + std::to_string(poll_us) + (poll_max_us > poll_us ? "-" + std::to_string(poll_max_us) : "") + "us";
+}
 
 inline std::string state_dir() {
   const char* d = std::getenv("URINGCMD_UBLK_STATE_DIR");
@@ -65,7 +71,7 @@ inline bool save_state(const device_spec& s) {
     std::ofstream f(tmp, std::ios::trunc);
     f << "target " << s.target << "\nfile " << s.file << "\nsize " << s.size << "\nqueues " << s.queues
       << "\ndepth " << s.depth << "\nmode " << to_string(s.mode) << "\nrecovery " << to_string(s.recovery)
-      << "\npoll_us " << s.poll_us << "\npid " << s.pid << '\n';
+      << "\npoll_us " << s.poll_us << "\npoll_max_us " << s.poll_max_us << "\npid " << s.pid << '\n';
     if (!f.flush()) return false;
   }
   return std::rename(tmp.c_str(), path.c_str()) == 0;
@@ -89,6 +95,7 @@ inline std::optional<device_spec> load_state(std::uint32_t id) {
                                              : value == "reissue" ? ublk::recovery_mode::reissue
                                                                   : ublk::recovery_mode::none;
     else if (key == "poll_us") s.poll_us = static_cast<unsigned>(std::strtoul(value.c_str(), nullptr, 10));
+    else if (key == "poll_max_us") s.poll_max_us = static_cast<unsigned>(std::strtoul(value.c_str(), nullptr, 10));
     else if (key == "pid") s.pid = static_cast<pid_t>(std::strtol(value.c_str(), nullptr, 10));
   }
   if (s.target.empty()) return std::nullopt;

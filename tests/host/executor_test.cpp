@@ -260,10 +260,12 @@ TEST_CASE("a blocked run loop sleeps in the kernel instead of spinning") {
   }
 }
 
-TEST_CASE("a run loop that polls before sleeping takes work without sleeping, and polls only while it pays") {
+TEST_CASE("a run loop that polls before sleeping takes work without sleeping, polls only while it pays, and grows the poll to the gaps it missed") {
   // A pipe read completes through task work when another thread writes: the poll must see it
   // (IORING_SQ_TASKRUN) and take it without sleeping. A poll that runs out and is followed by a
-  // long sleep stops polling; a sleep shorter than the poll starts it again.
+  // long sleep stops polling; a sleep shorter than the poll starts it again. A poll that may grow
+  // (idle_spin_max_us) takes the next request after a gap it missed, and stops after a gap longer
+  // than its bound; with a fixed poll of the same start, the second read below would sleep.
   enum class expect { found, ran_out, no_poll };
   struct step {
     std::chrono::milliseconds write_after;
@@ -271,21 +273,30 @@ TEST_CASE("a run loop that polls before sleeping takes work without sleeping, an
   };
   struct shape {
     unsigned spin_us;
+    unsigned spin_max_us;
     std::vector<step> reads;
   };
   const std::vector<shape> shapes = {
-      {2'000'000, {{50ms, expect::found}}},
-      {100, {{50ms, expect::ran_out}}},
-      {100'000, {{250ms, expect::ran_out}, {50ms, expect::no_poll}, {50ms, expect::found}}},
+      {2'000'000, 0, {{50ms, expect::found}}},
+      {100, 0, {{50ms, expect::ran_out}}},
+      {100'000, 0, {{250ms, expect::ran_out}, {50ms, expect::no_poll}, {50ms, expect::found}}},
+      {1'000, 1'000, {{80ms, expect::ran_out}, {20ms, expect::no_poll}}},
+      // 80 ms missed: the poll grows to 100 ms and takes the next read at 20 ms (then shrinks to
+      // 87.5 ms); 400 ms is past the 200 ms bound: no poll, until an 80 ms gap starts it again.
+      {1'000,
+       200'000,
+       {{80ms, expect::ran_out}, {20ms, expect::found}, {400ms, expect::ran_out}, {80ms, expect::no_poll}, {20ms, expect::found}}},
   };
   for (bool defer : {true, false}) {
     for (const shape& sh : shapes) {
       CAPTURE(defer);
       CAPTURE(sh.spin_us);
+      CAPTURE(sh.spin_max_us);
       uc_test::watchdog dog(10s, "a polling run loop missed a completion");
       ring_options o;
       o.defer_taskrun = defer;
       o.idle_spin_us = sh.spin_us;
+      o.idle_spin_max_us = sh.spin_max_us;
       executor ex(o);
       CHECK((ex.setup_flags() & IORING_SETUP_TASKRUN_FLAG) != 0);
       pipe_pair p;

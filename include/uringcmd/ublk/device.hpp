@@ -94,6 +94,9 @@ struct device_options {
   /// a queue that sleeps is woken by every request the kernel hands it, in the submitter's time.
   /// uringcmd-ublk uses 20 (docs/ublk.md, "Polling").
   unsigned idle_spin_us = 0;
+  /// ... growing up to this many microseconds to cover the gaps between requests
+  /// (ring_options::idle_spin_max_us; uringcmd-ublk uses 250).
+  unsigned idle_spin_max_us = 0;
 };
 
 namespace device_detail {
@@ -323,6 +326,7 @@ class device {
     o.cpus = cpus_;  // -1 entries: cores left unpinned
     o.ring = queue_ring_options(info_.queue_depth);
     o.ring.idle_spin_us = opts_.idle_spin_us;
+    o.ring.idle_spin_max_us = opts_.idle_spin_max_us;
     o.thread_name = "ublk" + std::to_string(info_.dev_id) + "q";  // + the core's index: "ublk0q1"
     // Core q serves queue q until its loops end, then idles in the runtime's own loop until stop.
     o.loop = [this, g = &gate_](std::size_t q, executor& ex) {

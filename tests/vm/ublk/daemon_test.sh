@@ -176,11 +176,11 @@ if want fio; then
       for q in 1 2; do
         args=(-t ram --size 64M)
         [ "$tgt" = loop ] && args=(-t loop -f "$TMP/fio.img" --size 64M)
-        poll=(); [ "$tgt$q" = ram2 ] && poll=(--poll-us 0)   # queues that sleep at once (default: poll 20 us)
+        poll=(); [ "$tgt$q" = ram2 ] && poll=(--poll-us 0)   # queues that sleep at once (default: poll 20 us, growing to 250)
         add "${args[@]}" -q "$q" --mode "$mode" "${poll[@]}" || continue
         fio_verify "fio verify: $tgt, $q queue(s), mode $mode${poll:+, ${poll[*]}}" "$DEV"
         ok "list shows mode $mode" grep -q "mode=$mode" <<<"$("$TOOL" list -n "$ID")"
-        want_poll=20; [ -n "${poll[*]}" ] && want_poll=0
+        want_poll=20-250; [ -n "${poll[*]}" ] && want_poll=0
         ok "list shows poll=${want_poll}us" grep -q "poll=${want_poll}us" <<<"$("$TOOL" list -n "$ID")"
         del "$ID"
         rm -f "$TMP/fio.img"
