@@ -297,8 +297,9 @@ class executor {
   // than idle_spin_max_us (work that comes that late is not worth burning CPU for), and resumes
   // after a sleep shorter than that. With idle_spin_max_us above idle_spin_us the poll's length
   // follows the gaps: it grows to cover the last gap that a poll missed (plus a quarter) when that
-  // gap brought a single completion, and shrinks towards twice the wait of polls that found work. A turn that does not poll submits and
-  // waits in one io_uring_enter, as a turn without idle_spin_us does.
+  // gap brought a single completion, and shrinks towards twice the wait of polls that found work.
+  // A turn that does not poll submits and waits in one io_uring_enter, as a turn without
+  // idle_spin_us does.
   void enter_after_spin() {
     using clock = std::chrono::steady_clock;
     using us = std::chrono::microseconds;

@@ -193,16 +193,12 @@ int cmd_add(const cli::parsed_args& p) {
       return bad("--cpus: '" + c + "' is not one CPU number per queue (" + std::to_string(spec.queues) + ")");
   }
   spec.pin = !p.flag("--no-pin");
-  if (const auto us = p.number("--poll-us")) {
-    if (*us > 1'000'000) return bad("--poll-us: at most 1000000 (one second)");
-    spec.poll_us = static_cast<unsigned>(*us);
-  }
-  if (const auto us = p.number("--poll-max-us")) {
-    if (*us > 1'000'000) return bad("--poll-max-us: at most 1000000 (one second)");
-    spec.poll_max_us = static_cast<unsigned>(*us);
-  }
-  if (spec.poll_us == 0) spec.poll_max_us = 0;
-  spec.poll_max_us = std::max(spec.poll_max_us, spec.poll_us);
+  for (auto [name, field] : {std::pair{"--poll-us", &spec.poll_us}, std::pair{"--poll-max-us", &spec.poll_max_us}})
+    if (const auto us = p.number(name)) {
+      if (*us > 1'000'000) return bad(std::string(name) + ": at most 1000000 (one second)");
+      *field = static_cast<unsigned>(*us);
+    }
+  spec.poll_max_us = spec.poll_us ? std::max(spec.poll_max_us, spec.poll_us) : 0;  // shown as poll=20-250us
   if (const std::string err = check_kernel(spec); !err.empty()) {
     std::cerr << "uringcmd-ublk add: " << err << '\n';
     return exit_failed;
