@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,8 @@ the NBD protocol (fixed newstyle handshake, NBD_OPT_GO/INFO/LIST/EXPORT_NAME, st
 READ/WRITE/FLUSH/TRIM/WRITE_ZEROES with FUA, multiple connections). Network I/O runs on Asio,
 storage I/O on io_uring through uringcmd: reads and writes on FILE, NVMe passthrough commands on
 the namespace's generic node, SCSI commands over BSG io_uring (Linux 7.1+) or sg on the LU.
+One exception: reads and writes of a file on tmpfs or ramfs, which io_uring could only hand to
+a kernel thread on the same CPU, are copied by the worker itself (--io).
 Passthrough exports are block-granular: NBD_INFO_BLOCK_SIZE names the LBA size and a request
 not aligned to it is answered EINVAL. TRIM is offered only where the device can deallocate.
 
@@ -47,8 +50,11 @@ options:
   -s, --size BYTES         export at most BYTES (K/M/G suffixes); a writable regular file shorter
                            than that is extended to it
   -t, --threads N          worker threads (runtime cores, pinned to a CPU each when there are
-                           enough), each with its own io_context and io_uring (default: half
-                           the CPUs, at least 1)
+                           enough), each with its own io_context and io_uring (default: one per
+                           CPU when reads and writes run on the workers, else half the CPUs)
+      --io MODE            FILE's reads and writes: auto (default: on the worker threads for a
+                           tmpfs or ramfs file, else io_uring), uring (always io_uring), worker
+                           (always pread/pwrite on the worker threads, which wait for them)
       --max-connections N  close connections past N (default 1024)
       --queue-depth N      requests in flight per connection (default 32)
   -v, --verbose            log every connection
@@ -100,11 +106,22 @@ unsigned cpus_allowed() {
   return static_cast<unsigned>(CPU_COUNT(&set));
 }
 
-/// Half the CPUs (at least one): a worker is not the only thread a request keeps busy. io_uring
-/// runs reads and writes of files without non-blocking support (tmpfs, buffered writes) on its
-/// io-wq threads, and the kernel's TCP work runs on the sender's CPU; with a worker per CPU those
-/// compete with the workers (docs/benchmarks.md, "uringcmd-nbd vs nbdkit").
-unsigned default_threads() { return std::max(1U, (cpus_allowed() + 1) / 2); }
+/// A worker per CPU, or half the CPUs (at least one) when the storage's reads and writes go to
+/// io_uring's io-wq threads (buffered writes, files without non-blocking I/O): a worker is then
+/// not the only thread a request keeps busy, and with a worker per CPU those threads compete
+/// with the workers, and two rings' io-wq writers with each other for the file's lock
+/// (docs/benchmarks.md, "uringcmd-nbd vs nbdkit").
+unsigned default_threads(const uringcmd::nbd::storage& s) {
+  return s.offloads() ? std::max(1U, (cpus_allowed() + 1) / 2) : cpus_allowed();
+}
+
+uringcmd::nbd::file_io parse_io(std::string_view s) {
+  using uringcmd::nbd::file_io;
+  if (s == "auto") return file_io::automatic;
+  if (s == "uring") return file_io::uring;
+  if (s == "worker") return file_io::worker;
+  usage_error("--io: auto, uring or worker, not " + std::string(s));
+}
 
 }  // namespace
 
@@ -113,7 +130,8 @@ int main(int argc, char** argv) {
   std::string bind_address = "127.0.0.1", path;
   enum class kind { file, nvme, scsi } backend = kind::file;
   unsigned short port = 10809;
-  unsigned threads = default_threads();
+  unsigned threads = 0;  // default_threads(), once the storage is open
+  std::optional<uringcmd::nbd::file_io> io;  // --io, FILE exports only
   std::uint64_t size_limit = 0;
   server_config cfg;
   cfg.exported.name = "default";
@@ -141,6 +159,8 @@ int main(int argc, char** argv) {
       size_limit = parse_size(value());
     } else if (a == "-t" || a == "--threads") {
       threads = parse_count(value(), "--threads");
+    } else if (a == "--io") {
+      io = parse_io(value());
     } else if (a == "--max-connections") {
       cfg.max_connections = parse_count(value(), "--max-connections");
     } else if (a == "--queue-depth") {
@@ -160,6 +180,7 @@ int main(int argc, char** argv) {
     }
   }
   if (path.empty()) usage_error("no FILE to export");
+  if (io && backend != kind::file) usage_error("--io is for FILE exports (passthrough commands always go through io_uring)");
 
   // Every connection is a descriptor: take the hard limit, not the shell's usual 1024.
   if (rlimit fds{}; ::getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < fds.rlim_max) {
@@ -169,12 +190,13 @@ int main(int argc, char** argv) {
   try {
     std::unique_ptr<storage> opened;
     switch (backend) {
-      case kind::file: opened = std::make_unique<file_storage>(path, cfg.exported.read_only, size_limit); break;
+      case kind::file: opened = std::make_unique<file_storage>(path, cfg.exported.read_only, size_limit, io.value_or(file_io::automatic)); break;
       case kind::nvme: opened = std::make_unique<nvme_storage>(path, cfg.exported.read_only, size_limit); break;
       case kind::scsi: opened = std::make_unique<scsi_storage>(path, cfg.exported.read_only, size_limit); break;
     }
     storage& store = *opened;
     cfg.store = &store;
+    if (threads == 0) threads = default_threads(store);
     cfg.exported.size = store.size();
     cfg.exported.description = store.description();
     cfg.exported.min_block = store.block_size();
@@ -191,15 +213,19 @@ int main(int argc, char** argv) {
       workers.back()->listen(at);
       at = workers.back()->endpoint();
     }
+    std::vector<worker*> team;
+    for (auto& w : workers) team.push_back(w.get());
+    for (auto& w : workers) w->team(team);
     ::asio::signal_set signals(workers[0]->io(), SIGTERM, SIGINT);
     signals.async_wait([&](const std::error_code& ec, int signo) {
       if (ec) return;
       log("%s: finishing the requests in flight, then exiting", signo == SIGTERM ? "SIGTERM" : "SIGINT");
       for (auto& w : workers) w->stop();
     });
-    log("exporting %s (%llu bytes, %s) as \"%s\" on %s port %u, %u thread(s)", store.description().c_str(),
+    log("exporting %s (%llu bytes, %s) as \"%s\" on %s port %u, %u thread(s)%s", store.description().c_str(),
         static_cast<unsigned long long>(store.size()), cfg.exported.read_only ? "read-only" : "read-write",
-        cfg.exported.name.c_str(), at.address().to_string().c_str(), at.port(), threads);
+        cfg.exported.name.c_str(), at.address().to_string().c_str(), at.port(), threads,
+        store.offloads() ? "" : ", reads and writes on the worker threads (--io)");
     // Thread per core: each worker runs on a runtime core (pinned to its CPU when there are
     // enough), whose executor is built on that thread with the rings the storage needs
     // (SQE128/CQE32 for passthrough) and driven by the worker's io_context.

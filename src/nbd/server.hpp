@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The NBD server's workers and connections. A worker is one core of a uringcmd::runtime (main.cpp):
 // its thread runs one asio::io_context that drives the core's executor (ring_driver), with its
-// own listening socket on the shared port (SO_REUSEPORT: the kernel spreads connections over the
-// cores). A connection is an Asio coroutine, the reader, that parses requests out of a receive
+// own listening socket on the shared port (SO_REUSEPORT); a connection it accepts goes to the
+// worker that serves the fewest (worker::place). A connection is an Asio coroutine, the reader, that parses requests out of a receive
 // buffer (one recvmsg brings many pipelined headers). Each request is one uringcmd task started
 // straight on the worker's executor: it awaits the storage op and queues its reply, with no Asio
 // coroutine frame, async_run spawn or posted completion per request. After every executor turn
@@ -31,6 +31,7 @@
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/post.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
@@ -62,6 +63,17 @@ inline constexpr std::size_t receive_buffer = 16 * 1024;
 // A payload at least this large is waited for whole (SO_RCVLOWAT): loopback delivers ~64 KiB
 // segments, and waking for each costs an epoll_wait, a recvmsg and a recvmsg that finds nothing.
 inline constexpr std::size_t wait_whole_payload = 128 * 1024;
+
+/// SO_SNDBUF (the kernel doubles it). Over a network, room for a few 1 MiB read replies per
+/// send: with the autotuned default a large reply goes out in ~64 KiB pieces, each a trip through
+/// epoll. To a client on this machine, less: the pages a reply is copied into are read by the
+/// client right away, and the fewer there are in flight, the more of them are still in the
+/// cache. 1 MiB reads over one loopback connection, tmpfs file, same sitting: 454 -> 361 us of
+/// server CPU per request, 2105 -> 2763 MiB/s with 512 KiB instead of 4 MiB (1 MiB: 391-459 us,
+/// 256 KiB: 397 us; docs/benchmarks.md).
+inline int send_buffer_for(const ::asio::ip::address& peer) noexcept {
+  return peer.is_loopback() ? 512 * 1024 : 4 * 1024 * 1024;
+}
 
 struct server_config {
   export_info exported;
@@ -150,6 +162,8 @@ class worker {
     acceptor_.listen(1024);
   }
   tcp::endpoint endpoint() const { return acceptor_.local_endpoint(); }
+  /// The workers a new connection may be handed to (place()); before any worker runs.
+  void team(std::vector<worker*> all) { team_ = std::move(all); }
 
   /// Serves until stop() has finished every connection, driving `ex` (this thread's executor,
   /// whose ring it owns) from the io_context.
@@ -190,6 +204,8 @@ class worker {
   const server_config& config() const noexcept { return cfg_; }
   bool stopping() const noexcept { return stopping_; }
   unsigned index() const noexcept { return index_; }
+  /// Connections to the export, over all workers.
+  unsigned connections() const noexcept { return connections_.load(std::memory_order_relaxed); }
 
  private:
   awaitable<void> accept_loop() {
@@ -210,25 +226,53 @@ class worker {
         continue;  // the socket closes here
       }
       sock.set_option(tcp::no_delay(true), peer_ec);
-      // Room for a few 1 MiB read replies per send: with the autotuned default a large reply
-      // goes out in ~64 KiB pieces, each a trip through epoll.
-      sock.set_option(::asio::socket_base::send_buffer_size(4 * 1024 * 1024), peer_ec);
-      auto c = std::make_shared<connection>(*this, std::move(sock), std::move(peer));
-      live_.push_back(c);
-      auto where = std::prev(live_.end());
-      ::asio::co_spawn(io_, c->run(), [this, where](std::exception_ptr e) {
-        if (e) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            log("%s: dropped: %s", (*where)->peer().c_str(), ex.what());
-          }
-        }
-        live_.erase(where);
-        connections_.fetch_sub(1);
-        if (stopping_ && live_.empty()) grace_.cancel();
-      });
+      sock.set_option(::asio::socket_base::send_buffer_size(send_buffer_for(ep.address())), peer_ec);
+      place(std::move(sock), std::move(peer));
     }
+  }
+
+  // SO_REUSEPORT picks a listener by a hash of the client's address and port, which leaves two
+  // workers with 3 and 1 of 4 connections half of the time: the connection goes to the worker
+  // that serves the fewest (counted when handed over, so two workers accepting at once do not
+  // both pick the same one), through its io_context.
+  void place(tcp::socket sock, std::string peer) {
+    worker* to = this;
+    for (worker* w : team_)
+      if (w->serving_.load(std::memory_order_relaxed) < to->serving_.load(std::memory_order_relaxed)) to = w;
+    to->serving_.fetch_add(1, std::memory_order_relaxed);
+    if (to == this) return adopt(std::move(sock), std::move(peer));
+    const auto protocol = acceptor_.local_endpoint().protocol();
+    std::error_code ec;
+    const int fd = sock.release(ec);
+    if (ec) return given_up();  // the socket closes with `sock`
+    ::asio::post(to->io_, [to, protocol, fd, peer = std::move(peer)]() mutable {
+      to->adopt(tcp::socket(to->io_, protocol, fd), std::move(peer));
+    });
+  }
+
+  void adopt(tcp::socket sock, std::string peer) {
+    if (stopping_) return given_up();  // the socket closes here
+    auto c = std::make_shared<connection>(*this, std::move(sock), std::move(peer));
+    live_.push_back(c);
+    auto where = std::prev(live_.end());
+    ::asio::co_spawn(io_, c->run(), [this, where](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log("%s: dropped: %s", (*where)->peer().c_str(), ex.what());
+        }
+      }
+      live_.erase(where);
+      given_up();
+      if (stopping_ && live_.empty()) grace_.cancel();
+    });
+  }
+
+  /// A connection counted by place() is gone.
+  void given_up() {
+    serving_.fetch_sub(1, std::memory_order_relaxed);
+    connections_.fetch_sub(1);
   }
 
   void flush_replies() {
@@ -240,6 +284,8 @@ class worker {
   const server_config& cfg_;
   unsigned index_;
   std::atomic<unsigned>& connections_;
+  std::vector<worker*> team_;            ///< every worker, this one included (set before any runs)
+  std::atomic<unsigned> serving_{0};     ///< connections placed on this worker and not finished
   ::asio::io_context io_{1};
   std::optional<uringcmd::asio::ring_driver> driver_;  ///< while run() runs
   tcp::acceptor acceptor_;
@@ -396,6 +442,13 @@ inline awaitable<void> connection::run() {
         worker_.driver().kick();
       } else {
         worker_.driver().spawn(serve(s));
+        // The only connection writes a large payload before receiving the next, while it is
+        // still in the cache: 1 MiB writes, tmpfs file, 2787 -> 3090 MiB/s, 350 -> 315 us of
+        // server CPU per request. With several, the workers' writes then collide on the file's
+        // lock more often than when each writes what it has received in one batch: 4
+        // connections, 2267 -> 2119 MiB/s, 512 -> 580 us (same sitting, docs/benchmarks.md).
+        if (v.payload >= wait_whole_payload && worker_.connections() == 1)
+          co_await ::asio::post(socket_.get_executor(), ::asio::use_awaitable);
       }
     }
   }

@@ -47,6 +47,9 @@ class storage {
   bool can_trim() const noexcept { return can_trim_; }
   /// What every worker's ring needs for these calls.
   const ring_options& ring() const noexcept { return ring_; }
+  /// Reads and writes may run on io_uring's io-wq threads, which share the worker's CPU (the
+  /// default thread count leaves them room: main.cpp).
+  bool offloads() const noexcept { return offloads_; }
   /// For the log and NBD_INFO_DESCRIPTION: what the export is and how it is reached.
   const std::string& description() const noexcept { return description_; }
 
@@ -84,6 +87,7 @@ class storage {
   std::uint64_t size_ = 0;
   std::uint32_t block_size_ = 1;
   bool can_trim_ = false;
+  bool offloads_ = true;
   ring_options ring_;
   std::string description_;
 };

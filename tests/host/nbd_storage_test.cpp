@@ -3,6 +3,10 @@
 // a real file through a real ring, device statuses mapped to NBD errors, and the passthrough
 // backends refusing nodes that are not their devices by name. The passthrough backends on real
 // devices: tests/vm/nbd_passthrough.sh.
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/uio.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <array>
@@ -55,9 +59,14 @@ TEST_CASE("nbd storage: a device status becomes the errno the kernel's driver wo
   CHECK(nbd_error_of(std::error_code(EROFS, std::system_category())) == err_perm);
 }
 
-TEST_CASE("nbd storage: the file backend writes, reads, zeroes and trims through the ring") {
+TEST_CASE("nbd storage: the file backend writes, reads, zeroes and trims, through the ring or on the calling thread") {
   temp_file f;
-  file_storage st(f.path, false, 1 << 20);  // extended to 1 MiB
+  file_io io{};
+  SUBCASE("io_uring") { io = file_io::uring; }
+  SUBCASE("pread/pwrite") { io = file_io::worker; }
+  file_storage st(f.path, false, 1 << 20, io);  // extended to 1 MiB
+  CHECK(st.copies_on_worker() == (io == file_io::worker));
+  CHECK(st.offloads() == (io == file_io::uring));
   CHECK(st.size() == 1 << 20);
   CHECK(st.block_size() == 1);
   CHECK(st.can_trim());
@@ -75,6 +84,31 @@ TEST_CASE("nbd storage: the file backend writes, reads, zeroes and trims through
   CHECK(sync_wait(ex, st.read(back, 8192)) == err_none);
   CHECK(back == std::array<std::byte, 4096>{});
   CHECK(sync_wait(ex, st.flush()) == err_none);
+}
+
+TEST_CASE("nbd storage: reads and writes of a tmpfs file are copied on the worker exactly where io_uring would hand them to a kernel thread") {
+  char name[] = "/dev/shm/uc-nbd-storage-XXXXXX";
+  const int fd = ::mkstemp(name);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  struct guard {
+    const char* path;
+    ~guard() { ::unlink(path); }
+  } g{name};
+  file_storage st(name, false, 65536);
+  // What io_uring asks of the file before it punts: IOCB_NOWAIT, refused with EOPNOTSUPP.
+  const int probe_fd = ::open(name, O_RDONLY | O_CLOEXEC);
+  REQUIRE(probe_fd >= 0);
+  std::byte b{};
+  iovec v{&b, 1};
+  const bool punted = ::preadv2(probe_fd, &v, 1, 0, RWF_NOWAIT) < 0 && errno == EOPNOTSUPP;
+  ::close(probe_fd);
+  CHECK(st.copies_on_worker() == punted);
+  temp_file disk;  // in /tmp: a disk's filesystem unless /tmp is a tmpfs too
+  struct statfs fs{};
+  REQUIRE(::statfs("/tmp", &fs) == 0);
+  if (fs.f_type != TMPFS_MAGIC) CHECK(!file_storage(disk.path, false, 65536).copies_on_worker());
+  CHECK(!file_storage(disk.path, false, 65536, file_io::uring).copies_on_worker());
 }
 
 TEST_CASE("nbd storage: a write through a read-only file backend fails and leaves the file as it was") {

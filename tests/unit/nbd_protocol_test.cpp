@@ -204,7 +204,7 @@ TEST_CASE("nbd requests: a request round-trips through encode and parse, a bad m
   CHECK(!parse_request(b));
 }
 
-TEST_CASE("nbd replies: simple, OFFSET_DATA, NONE and ERROR chunks carry the handle and the right lengths") {
+TEST_CASE("nbd replies: simple, OFFSET_DATA, NONE and ERROR chunks carry the handle and the right lengths, and structured replies keep chunks for reads and errors only") {
   std::array<std::byte, max_reply_header> b{};
   const request rd{0, cmd_read, 42, 8192, 512};
   CHECK(encode_reply(b, rd, err_none, false) == simple_reply_size);
@@ -217,10 +217,23 @@ TEST_CASE("nbd replies: simple, OFFSET_DATA, NONE and ERROR chunks carry the han
   CHECK(encode_reply(b, rd, err_io, true) == chunk_header_size + 6);
   CHECK(load_be<std::uint16_t>(b, 6) == reply_type_error);
   CHECK(load_be<std::uint32_t>(b, 20) == err_io);
-  const request fl{0, cmd_flush, 43, 0, 0};
-  CHECK(encode_reply(b, fl, err_none, true) == chunk_header_size);
+  const request empty_read{0, cmd_read, 44, 8192, 0};
+  CHECK(encode_reply(b, empty_read, err_none, true) == chunk_header_size);
+  CHECK(load_be<std::uint32_t>(b, 0) == structured_reply_magic);
   CHECK(load_be<std::uint16_t>(b, 6) == reply_type_none);
   CHECK(load_be<std::uint16_t>(b, 4) == reply_flag_done);
+  CHECK(load_be<std::uint64_t>(b, 8) == 44);
+  // A success without data: a simple reply, which the spec allows for every command but READ.
+  const request fl{0, cmd_flush, 43, 0, 0};
+  CHECK(encode_reply(b, fl, err_none, true) == simple_reply_size);
+  CHECK(load_be<std::uint32_t>(b, 0) == simple_reply_magic);
+  CHECK(load_be<std::uint32_t>(b, 4) == err_none);
+  CHECK(load_be<std::uint64_t>(b, 8) == 43);
+  const request wr{0, cmd_write, 45, 0, 4096};
+  CHECK(encode_reply(b, wr, err_none, true) == simple_reply_size);
+  CHECK(encode_reply(b, wr, err_nospc, true) == chunk_header_size + 6);
+  CHECK(load_be<std::uint16_t>(b, 6) == reply_type_error);
+  CHECK(load_be<std::uint32_t>(b, 20) == err_nospc);
 }
 
 TEST_CASE("nbd fuzz: 200k random options and requests never break the parsers' guarantees") {
