@@ -77,21 +77,20 @@ class file_storage final : public storage {
     }
     if (size_limit && size_limit < size_) size_ = size_limit;
     can_trim_ = true;  // advisory: where holes cannot be punched the data stays, which NBD allows
-    on_worker_ = io == file_io::worker || (io == file_io::automatic && memory_backed_without_nowait(fd_));
-    offloads_ = !on_worker_;
+    offloads_ = io == file_io::uring || (io == file_io::automatic && !memory_backed_without_nowait(fd_));
     description_ = path;
   }
 
   /// Reads and writes are pread/pwrite on the worker's thread, not io_uring (file_io).
-  bool copies_on_worker() const noexcept { return on_worker_; }
+  bool copies_on_worker() const noexcept { return !offloads_; }
   ~file_storage() override { ::close(fd_); }
 
   /// Fills `buf` from `offset`; a file that shrank under us reads as zeroes past its end.
   task<std::uint32_t> read(std::span<std::byte> buf, std::uint64_t offset) override {
-    if (on_worker_) co_return read_here(buf, offset);
     std::size_t done = 0;
     while (done < buf.size()) {
-      auto r = co_await uringcmd::read(fd_, buf.subspan(done), offset + done);
+      const auto rest = buf.subspan(done);
+      auto r = offloads_ ? co_await uringcmd::read(fd_, rest, offset + done) : here<::pread>(rest, offset + done);
       if (!r) co_return nbd_error_of(r.error());
       if (*r == 0) {
         std::fill(buf.begin() + static_cast<std::ptrdiff_t>(done), buf.end(), std::byte{0});
@@ -103,14 +102,10 @@ class file_storage final : public storage {
   }
 
   task<std::uint32_t> write(std::span<const std::byte> buf, std::uint64_t offset, bool fua) override {
-    if (on_worker_) {
-      if (auto e = write_here(buf, offset); e != err_none) co_return e;
-      if (fua) co_return co_await flush();
-      co_return err_none;
-    }
     std::size_t done = 0;
     while (done < buf.size()) {
-      auto r = co_await uringcmd::write(fd_, buf.subspan(done), offset + done);
+      const auto rest = buf.subspan(done);
+      auto r = offloads_ ? co_await uringcmd::write(fd_, rest, offset + done) : here<::pwrite>(rest, offset + done);
       if (!r) co_return nbd_error_of(r.error());
       if (*r == 0) co_return err_io;
       done += *r;
@@ -146,36 +141,17 @@ class file_storage final : public storage {
   }
 
  private:
-  // The same loops as the ring's, on this thread.
-  std::uint32_t read_here(std::span<std::byte> buf, std::uint64_t offset) const noexcept {
-    std::size_t done = 0;
-    while (done < buf.size()) {
-      const ssize_t n = ::pread(fd_, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return nbd_error_of(errno);
-      if (n == 0) {
-        std::fill(buf.begin() + static_cast<std::ptrdiff_t>(done), buf.end(), std::byte{0});
-        break;
-      }
-      done += static_cast<std::size_t>(n);
+  // pread or pwrite on this thread, answering what the ring's read or write would (file_io).
+  template <auto Call, class Byte>
+  result<std::size_t> here(std::span<Byte> buf, std::uint64_t offset) const noexcept {
+    for (;;) {
+      const ssize_t n = Call(fd_, buf.data(), buf.size(), static_cast<off_t>(offset));
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno != EINTR) return fail(errno_code(errno));
     }
-    return err_none;
-  }
-
-  std::uint32_t write_here(std::span<const std::byte> buf, std::uint64_t offset) const noexcept {
-    std::size_t done = 0;
-    while (done < buf.size()) {
-      const ssize_t n = ::pwrite(fd_, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return nbd_error_of(errno);
-      if (n == 0) return err_io;
-      done += static_cast<std::size_t>(n);
-    }
-    return err_none;
   }
 
   int fd_ = -1;
-  bool on_worker_ = false;
 };
 
 }  // namespace uringcmd::nbd
